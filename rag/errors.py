@@ -1,0 +1,31 @@
+"""The few exceptions virag raises on purpose: each message names the file, field or value, and the fix."""
+
+from __future__ import annotations
+
+
+class ViragError(Exception):
+    """Base class: anything virag raises deliberately."""
+
+
+class ModelError(ViragError):
+    """The embedding model cannot be built, verified or loaded."""
+
+
+class DocumentError(ViragError):
+    """One input file cannot be read (it is skipped; the rest are indexed)."""
+
+
+class IndexError_(ViragError):
+    """An index on disk is missing, incompatible or damaged."""
+
+
+class CorpusError(ViragError):
+    """The corpus folder is missing or holds no readable document."""
+
+
+class QuestionError(ViragError):
+    """A question is empty or unusable."""
+
+
+class ConfigError(ViragError):
+    """A setting has an invalid value."""
