@@ -1,0 +1,5 @@
+"""Embedding stage: the offline default model and the query/passage encoder."""
+
+from .encoder import Encoder
+
+__all__ = ["Encoder"]

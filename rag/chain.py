@@ -1,0 +1,43 @@
+"""The langchain wiring: our retriever as a ``BaseRetriever``, and retrieve → answer as one Runnable."""
+
+from __future__ import annotations
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from .answer import Answer, ExtractiveAnswerer
+from .retriever import HybridRetriever, Retrieval
+
+
+class ViragRetriever(BaseRetriever):
+    """Hybrid retrieval for any langchain chain; metadata carries exact source offsets.
+
+    Example::
+
+        docs = qa.as_retriever(k=3).invoke("Ai chủ trì hội nghị?")
+        docs[0].metadata["source"], docs[0].metadata["start"]
+    """
+
+    retriever: HybridRetriever
+    k: int | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        return [
+            LCDocument(
+                page_content=p.chunk.text,
+                metadata={"source": p.chunk.source, "start": p.chunk.start, "end": p.chunk.end,
+                          "score": p.score, "rank": p.rank, "chunk_id": p.chunk_id},
+            )
+            for p in self.retriever.run(query, self.k).passages
+        ]
+
+
+def build_chain(retriever: HybridRetriever, answerer: ExtractiveAnswerer) -> Runnable[str, Answer]:
+    """question → :class:`Retrieval` → :class:`Answer`."""
+
+    def answer(retrieval: Retrieval) -> Answer:
+        return answerer.run(retrieval.query, retrieval)
+
+    return RunnableLambda(retriever.run, name="retrieve") | RunnableLambda(answer, name="answer")

