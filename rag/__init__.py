@@ -1,16 +1,30 @@
-"""virag: cited question answering over Vietnamese documents."""
+"""virag: cited question answering over Vietnamese documents.
 
+Names are imported lazily: ``embeddings`` uses ``rag.config`` and ``rag.errors``
+without pulling in the whole pipeline (and torch) on import.
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from .answer import Answer, Citation
-from .assistant import Assistant
-from .chunking import Chunk
-from .config import Settings
-from .errors import ViragError
 
 try:
     __version__ = version("virag")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["Answer", "Assistant", "Chunk", "Citation", "Settings", "ViragError", "__version__"]
+_EXPORTS = {
+    "Answer": ".answer",
+    "Citation": ".answer",
+    "Assistant": ".assistant",
+    "Chunk": ".chunking",
+    "Settings": ".config",
+    "ViragError": ".errors",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    msg = f"module 'rag' has no attribute {name!r}"
+    raise AttributeError(msg)

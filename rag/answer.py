@@ -14,7 +14,7 @@ from .config import Settings
 from .lexical import KeywordIndex
 from .retriever import Retrieval, Retrieved
 from .store import StoredIndex
-from .vietnamese import syllables
+from .vietnamese import fold, match_key, syllables
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
 
@@ -26,9 +26,11 @@ _STOPWORDS = set(
 )
 _FOLDED_STOPWORDS = {syllables(w, folded=True)[0] for w in _STOPWORDS}
 
-_NUMBER = re.compile(r"\d")
-_DATE = re.compile(r"\d{1,2}/\d{1,2}|\bngày\s+\d|\btháng\s+\d|\bnăm\s+\d{4}|\d{4}", re.IGNORECASE)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZĐ][\wÀ-ỹ]*(?:\s+[A-ZĐ][\wÀ-ỹ]*){1,3}")
+_NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
+_DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\b(?:ngày|tháng|năm|quý)\s+\d+|\b\d{4}\b", re.IGNORECASE)
+# Two to four capitalised syllables: a person, place or organisation name.
+_NAME = re.compile(r"\b[A-ZĐ][^\W\d_]*(?:\s+[A-ZĐ][^\W\d_]*){1,3}")
+_FINDERS = {"number": _NUMBER, "date": _DATE, "name": _NAME}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,16 @@ def _wants(question: str) -> str | None:
     return None
 
 
+def _has_new(pattern: re.Pattern, text: str, question_key: str) -> bool:
+    """Does ``text`` hold a match of ``pattern`` that the question does not contain?"""
+    for m in pattern.finditer(text):
+        found = match_key(m.group(0))
+        if question_key and fold(found) in fold(question_key):
+            continue
+        return True
+    return False
+
+
 class ExtractiveAnswerer:
     """Answers from the retrieved passages without an LLM.
 
@@ -113,7 +125,8 @@ class ExtractiveAnswerer:
         terms = [t for t in syllables(question, folded=folded) if t not in stop]
         return terms, folded, {t: field.idf(t) for t in terms}
 
-    def score_sentence(self, text: str, terms: list[str], folded: bool, idf: dict[str, float], wants: str | None) -> float:
+    def score_sentence(self, text: str, terms: list[str], folded: bool, idf: dict[str, float], wants: str | None,
+                       question_key: str = "") -> float:
         if not terms:
             return 0.0
         toks = syllables(text, folded=folded)
@@ -128,12 +141,9 @@ class ExtractiveAnswerer:
         else:
             bi = uni
         score = 0.65 * uni + 0.35 * bi
-        if wants == "number" and _NUMBER.search(text):
-            score += 0.05
-        elif wants == "date" and _DATE.search(text):
-            score += 0.05
-        elif wants == "name" and _NAME.search(text):
-            score += 0.05
+        if wants:
+            # An answer brings something the question does not already say.
+            score += 0.12 if _has_new(_FINDERS[wants], text, question_key) else -0.05
         if len(toks) < 5:
             score *= 0.7  # headings and captions rarely answer
         return score
@@ -142,12 +152,13 @@ class ExtractiveAnswerer:
         s = self.settings
         terms, folded, idf = self._terms(question)
         wants = _wants(question)
+        qkey = match_key(fold(question)) if folded else match_key(question)
         candidates: list[_Sentence] = []
         for p in retrieval.passages[: s.answer_passages]:
             prior = 1.0 - 0.04 * (p.rank - 1)
             for i, (start, end) in enumerate(p.chunk.sentences):
                 text = self.index.quote(p.chunk.source, start, end)
-                sc = self.score_sentence(text, terms, folded, idf, wants) * prior
+                sc = self.score_sentence(text, terms, folded, idf, wants, qkey) * prior
                 candidates.append(_Sentence(p, i, start, end, text, sc))
         candidates.sort(key=lambda c: -c.score)
         best = candidates[0].score if candidates else 0.0

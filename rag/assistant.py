@@ -46,23 +46,27 @@ class Assistant:
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, settings: Settings | None = None, index_dir: str | Path | None = None,
-                    show_progress: bool = False) -> Assistant:
-        """Index ``folder`` (or reuse its index when nothing changed) and return an assistant over it."""
+                    encoder: Encoder | None = None, show_progress: bool = False) -> Assistant:
+        """Index ``folder`` (or reuse its index when nothing changed) and return an assistant over it.
+
+        Pass ``encoder`` to share one loaded model between several assistants.
+        """
         settings = settings or Settings()
         folder = Path(folder)
         index_dir = Path(index_dir) if index_dir else settings.index_dir_for(folder)
-        encoder = Encoder(settings)
+        encoder = encoder or Encoder(settings)
         report = Indexer(settings, encoder).run(folder, index_dir, show_progress=show_progress)
         return cls(report.index, settings=settings, encoder=encoder, report=report)
 
     @classmethod
-    def from_index(cls, index_dir: str | Path, *, settings: Settings | None = None) -> Assistant:
+    def from_index(cls, index_dir: str | Path, *, settings: Settings | None = None,
+                   encoder: Encoder | None = None) -> Assistant:
         """Open an existing index without looking at the corpus."""
         index = read_index(Path(index_dir))
         if index is None:
             msg = f"No index at '{index_dir}'; build one with `virag index CORPUS --index {index_dir}`."
             raise IndexError_(msg)
-        return cls(index, settings=settings)
+        return cls(index, settings=settings, encoder=encoder)
 
     def as_retriever(self, k: int | None = None) -> ViragRetriever:
         """A langchain ``BaseRetriever`` over this corpus."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
@@ -38,6 +40,9 @@ def build_chain(retriever: HybridRetriever, answerer: ExtractiveAnswerer) -> Run
     """question → :class:`Retrieval` → :class:`Answer`."""
 
     def answer(retrieval: Retrieval) -> Answer:
-        return answerer.run(retrieval.query, retrieval)
+        started = time.perf_counter()
+        result = answerer.run(retrieval.query, retrieval)
+        result.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)
+        return result
 
     return RunnableLambda(retriever.run, name="retrieve") | RunnableLambda(answer, name="answer")

@@ -18,10 +18,12 @@ from .vietnamese import has_diacritics, syllables
 logger = logging.getLogger(__name__)
 
 
+
 class _Field:
     def __init__(self, docs: list[list[str]]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
         self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
         # bm25s needs at least one token per document
         self.bm25.index([d or [""] for d in docs], show_progress=False)

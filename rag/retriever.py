@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ class Retrieval:
     query: str
     query_vector: np.ndarray
     passages: list[Retrieved]
+    ms: float = 0.0
 
 
 def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> list[tuple[int, float]]:
@@ -62,6 +64,7 @@ class HybridRetriever:
         self.keywords = KeywordIndex([c.text for c in index.chunks])
 
     def run(self, query: str, k: int | None = None) -> Retrieval:
+        started = time.perf_counter()
         s = self.settings
         k = k or s.top_k
         qvec = self.encoder.encode_query([query])
@@ -75,4 +78,4 @@ class HybridRetriever:
         for rank, (i, score) in enumerate(fused[:k], start=1):
             d_rank, d_score = dense.get(i, (None, None))
             passages.append(Retrieved(self.index.chunks[i], i, rank, score, d_rank, d_score, kw_rank.get(i)))
-        return Retrieval(query, qvec[0], passages)
+        return Retrieval(query, qvec[0], passages, (time.perf_counter() - started) * 1000)

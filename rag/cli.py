@@ -1,0 +1,175 @@
+"""``virag``: the command line. Argument parsing only; each command imports what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_CORPUS = "seeds"
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _settings(args: argparse.Namespace):
+    from .config import Settings
+
+    changes = {}
+    if getattr(args, "model", None):
+        changes["model"] = args.model
+    if getattr(args, "top_k", None):
+        changes["top_k"] = args.top_k
+        changes["candidates"] = max(Settings.candidates, args.top_k)
+    return Settings(**changes)
+
+
+def _assistant(args: argparse.Namespace, *, show_progress: bool = False):
+    from .assistant import Assistant
+
+    settings = _settings(args)
+    if args.index and not args.corpus:
+        return Assistant.from_index(args.index, settings=settings)
+    return Assistant.from_folder(args.corpus or DEFAULT_CORPUS, settings=settings, index_dir=args.index,
+                                 show_progress=show_progress)
+
+
+# -- commands --------------------------------------------------------------
+def cmd_index(args: argparse.Namespace) -> int:
+    from .config import Settings
+    from .indexer import Indexer
+    from embeddings.encoder import Encoder
+
+    settings = _settings(args)
+    index_dir = Path(args.index) if args.index else settings.index_dir_for(Path(args.path))
+    report = Indexer(settings, Encoder(settings)).run(Path(args.path), index_dir, show_progress=sys.stderr.isatty())
+    for s in report.skipped:
+        print(f"Skipped: {s.reason}", file=sys.stderr)
+    if report.rebuild_reason:
+        print(report.rebuild_reason, file=sys.stderr)
+    print(f"Index {index_dir}: {report.summary()}")
+    return 0
+
+
+def render_answer(answer) -> str:
+    lines = [answer.text, ""]
+    if answer.citations:
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {c.source} ({c.start}–{c.end})")
+    elif answer.passages:
+        lines.append("Các đoạn gần nhất / closest passages:")
+        for p in answer.passages[:3]:
+            snippet = " ".join(p.chunk.text.split())[:160]
+            lines.append(f"  {p.rank}. {p.chunk.source} ({p.chunk.start}–{p.chunk.end}): {snippet}…")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    qa = _assistant(args)
+    answer = qa.ask(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render_answer(answer))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .errors import QuestionError
+
+    qa = _assistant(args, show_progress=sys.stderr.isatty())
+    print(f"virag — {len(qa.index.manifest.files)} tài liệu. Đặt câu hỏi (Ctrl-D để thoát).")
+    while True:
+        try:
+            question = input("\n? ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question.strip():
+            continue
+        try:
+            print(render_answer(qa.ask(question)))
+        except QuestionError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from .config import Settings
+    from embeddings.builtin import build_builtin_model, builtin_model_dir, full_check
+
+    settings = Settings()
+    if args.action == "build":
+        started = time.perf_counter()
+        path = build_builtin_model(settings.home_dir, force=args.force)
+        print(f"Model ready at {path} ({time.perf_counter() - started:.1f}s)")
+        return 0
+    ok, message = full_check(builtin_model_dir(settings.home_dir))
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+# -- parser ----------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="virag", description="Cited question answering over Vietnamese documents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def corpus_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS}, unless --index is given)")
+        p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
+        p.add_argument("-k", "--top-k", type=int, help="passages to retrieve (default: 5)")
+        p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+
+    p = sub.add_parser("index", help="index a folder of .txt/.md files")
+    p.add_argument("path", help="corpus folder")
+    p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
+    p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    corpus_args(p)
+    p.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive questions in the terminal")
+    corpus_args(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("model", help="build or verify the offline default embedding model")
+    p.add_argument("action", choices=["build", "check"])
+    p.add_argument("-f", "--force", action="store_true", help="rebuild even if a verified model exists")
+    p.set_defaults(func=cmd_model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    _quiet_libraries()
+    from .errors import ViragError
+
+    try:
+        return args.func(args)
+    except ViragError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

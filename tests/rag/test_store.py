@@ -1,0 +1,89 @@
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.chunking import Chunk
+from rag.errors import IndexError_
+from rag.store import Manifest, StoredIndex, index_lock, new_vector_index, read_index, write_index
+
+
+def _index(n: int = 3) -> StoredIndex:
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(n, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    text = "Câu một. Câu hai. Câu ba."
+    chunks = [Chunk("a.txt", 0, 8, "Câu một.", ((0, 8),)) for _ in range(n)]
+    manifest = Manifest(model="m", dimension=8, chunker={}, files={"a.txt": {"sha256": "x", "chunks": n}})
+    return StoredIndex(manifest, chunks, new_vector_index(vecs, 8), {"a.txt": text})
+
+
+def test_round_trip(tmp_path):
+    idx = _index()
+    write_index(tmp_path, idx)
+    back = read_index(tmp_path)
+    assert back.chunks == idx.chunks and back.texts == idx.texts
+    assert np.allclose(back.vectors_of([0, 1, 2]), idx.vectors_of([0, 1, 2]))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("v-")] == [back.path.name]
+
+
+def test_missing_index_is_none(tmp_path):
+    assert read_index(tmp_path / "nothing") is None
+
+
+@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.faiss", "documents.jsonl"])
+def test_corruption_is_detected(tmp_path, name):
+    version = write_index(tmp_path, _index())
+    with (version / name).open("r+b") as fh:
+        fh.truncate(10)
+    with pytest.raises(IndexError_, match=re.escape(f"{name} is missing or corrupted")):
+        read_index(tmp_path)
+
+
+def test_failed_write_keeps_previous_version(tmp_path, monkeypatch):
+    write_index(tmp_path, _index(3))
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        write_index(tmp_path, _index(5))
+    monkeypatch.undo()
+    assert read_index(tmp_path).vectors.ntotal == 3
+
+
+def test_second_writer_gets_a_clear_error(tmp_path):
+    with index_lock(tmp_path):
+        with pytest.raises(IndexError_, match="being written by another process"):
+            with index_lock(tmp_path):
+                pass
+
+
+@pytest.mark.slow
+def test_kill_9_during_indexing_leaves_previous_index_loadable(tmp_path, corpus, seed_index_dir, seed_assistant):
+    """Start `virag index` on a changed corpus and kill it at several moments; the old index must survive."""
+    import shutil
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir, ignore=shutil.ignore_patterns(".lock"))
+    before = read_index(index_dir)
+    big = corpus / "big.txt"
+    big.write_text("\n".join(f"Đoạn văn số {i} nói về hội nghị thi đua của tỉnh thứ {i}." * 3 for i in range(400)),
+                   encoding="utf-8")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for delay in (2.0, 6.0, 9.0):
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index_dir)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        after = read_index(index_dir)  # raises if damaged
+        assert after.manifest.files.keys() in (before.manifest.files.keys(), {*before.manifest.files, "big.txt"})
+        assert len(after.chunks) == after.vectors.ntotal
