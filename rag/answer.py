@@ -11,20 +11,12 @@ import re
 from dataclasses import dataclass, field
 
 from .config import Settings
-from .lexical import KeywordIndex
+from .lexical import KeywordIndex, query_terms
 from .retriever import Retrieval, Retrieved
 from .store import StoredIndex
 from .vietnamese import fold, match_key, syllables
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
-
-# Question words and the most frequent function words: never evidence on their own.
-_STOPWORDS = set(
-    """ai gì nào đâu bao nhiêu mấy sao thế như nào vì tại không có là của và các những được trong
-    cho đã về theo này thì khi vào với một hay hoặc ra đến từ mà đó nó cũng lại rằng nhất bị
-    do nên để ở trên dưới còn đang sẽ phải hãy what who when where which how many much is are the of""".split()
-)
-_FOLDED_STOPWORDS = {syllables(w, folded=True)[0] for w in _STOPWORDS}
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
 _DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\b(?:ngày|tháng|năm|quý)\s+\d+|\b\d{4}\b", re.IGNORECASE)
@@ -121,8 +113,7 @@ class ExtractiveAnswerer:
 
     def _terms(self, question: str) -> tuple[list[str], bool, dict[str, float]]:
         field, folded = self.keywords.field(question)
-        stop = _FOLDED_STOPWORDS if folded else _STOPWORDS
-        terms = [t for t in syllables(question, folded=folded) if t not in stop]
+        terms = query_terms(question, folded)
         return terms, folded, {t: field.idf(t) for t in terms}
 
     def score_sentence(self, text: str, terms: list[str], folded: bool, idf: dict[str, float], wants: str | None,

@@ -87,22 +87,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .errors import QuestionError
+    """Serve the Gradio chat UI on ``--host:--port`` until Ctrl-C; no browser is opened."""
+    from ui.app import launch
+    from ui.service import ChatService
 
-    qa = _assistant(args, show_progress=sys.stderr.isatty())
-    print(f"virag — {len(qa.index.manifest.files)} tài liệu. Đặt câu hỏi (Ctrl-D để thoát).")
-    while True:
-        try:
-            question = input("\n? ")
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not question.strip():
-            continue
-        try:
-            print(render_answer(qa.ask(question)))
-        except QuestionError as exc:
-            print(f"Error: {exc}", file=sys.stderr)
+    settings = _settings(args)
+    if args.index and not args.corpus:
+        service = ChatService.from_index(args.index, settings=settings)
+    else:
+        service = ChatService.from_folder(args.corpus or DEFAULT_CORPUS, settings=settings, index_dir=args.index,
+                                          show_progress=sys.stderr.isatty())
+    files = len(service.assistant.index.manifest.files)
+    print(f"virag chat: {files} tài liệu — http://{args.host}:{args.port}/ (Ctrl-C để dừng)", file=sys.stderr)
+    try:
+        launch(service, host=args.host, port=args.port, quiet=True)
+    except OSError as exc:
+        print(f"Error: cannot serve on {args.host}:{args.port} ({exc}); choose another --port.", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -118,6 +120,12 @@ def cmd_model(args: argparse.Namespace) -> int:
     ok, message = full_check(builtin_model_dir(settings.home_dir))
     print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.cli import cmd_eval as run_eval
+
+    return run_eval(args)
 
 
 # -- parser ----------------------------------------------------------------
@@ -144,14 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="interactive questions in the terminal")
+    p = sub.add_parser("chat", help="serve the chat UI (Gradio) at http://HOST:PORT/; no browser is opened")
     corpus_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("-p", "--port", type=int, default=7860, help="port to listen on (default: 7860)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("model", help="build or verify the offline default embedding model")
     p.add_argument("action", choices=["build", "check"])
     p.add_argument("-f", "--force", action="store_true", help="rebuild even if a verified model exists")
     p.set_defaults(func=cmd_model)
+
+    from evals.cli import add_eval_arguments  # light: argparse only, no torch
+
+    p = sub.add_parser("eval", help="score a question set: retrieval, answers, citations, abstention, latency")
+    add_eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

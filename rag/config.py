@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Literal
 
 from .errors import ConfigError
 
@@ -46,9 +47,13 @@ class Settings:
     # retrieval
     top_k: int = 5
     candidates: int = 50
-    rrf_k: int = 60
-    dense_weight: float = 1.0
+    # "zscore": standardised dense and BM25 scores, weighted sum; "rrf": weighted reciprocal ranks
+    fusion: Literal["zscore", "rrf"] = "zscore"
+    dense_weight: float = 2.0
     bm25_weight: float = 1.0
+    # weight of syllable-pair BM25 relative to single syllables
+    pair_weight: float = 0.5
+    rrf_k: int = 60
 
     # answering
     answer_passages: int = 5
@@ -66,6 +71,9 @@ class Settings:
                 raise ConfigError(msg)
         if self.chunk_overlap_sentences < 0:
             msg = f"Setting 'chunk_overlap_sentences' must be >= 0, got {self.chunk_overlap_sentences!r}."
+            raise ConfigError(msg)
+        if self.fusion not in ("zscore", "rrf"):
+            msg = f"Setting 'fusion' must be 'zscore' or 'rrf', got {self.fusion!r}."
             raise ConfigError(msg)
         if self.candidates < self.top_k:
             msg = f"Setting 'candidates' ({self.candidates}) must be >= 'top_k' ({self.top_k})."

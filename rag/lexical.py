@@ -1,8 +1,9 @@
-"""Keyword search: BM25 (bm25s) over Vietnamese syllables, with an accent-folded twin.
+"""Keyword search: BM25 (bm25s) over Vietnamese syllables and syllable pairs.
 
-A query typed with diacritics is matched on tone-canonical syllables; a query
-typed without any is matched on the folded field, so "cum thi dua so 2" finds
-"Cụm thi đua số 2".
+Most Vietnamese words are two syllables, so matching pairs ("thi_đua") as well
+as single syllables rewards the right words, not just the right letters. A
+query typed without any diacritics is matched on accent-folded twins of both
+fields, so "cum thi dua so 2" finds "Cụm thi đua số 2".
 """
 
 from __future__ import annotations
@@ -13,18 +14,35 @@ from collections import Counter
 
 import numpy as np
 
-from .vietnamese import has_diacritics, syllables
+from .vietnamese import fold, has_diacritics, syllables
 
 logger = logging.getLogger(__name__)
 
+# Question words and the most frequent function words: never evidence on their own.
+STOPWORDS = frozenset(
+    """ai gì nào đâu bao nhiêu mấy sao thế như vì tại không có là của và các những được trong
+    cho đã về theo này thì khi vào với một hay hoặc ra đến từ mà đó nó cũng lại rằng nhất bị
+    do nên để ở trên dưới còn đang sẽ phải hãy what who when where which how many much is are the of""".split()
+)
+FOLDED_STOPWORDS = frozenset(fold(w) for w in STOPWORDS)
+
+
+def pairs(tokens: list[str]) -> list[str]:
+    return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def query_terms(query: str, folded: bool) -> list[str]:
+    """The syllables of a query that carry meaning (question and function words removed)."""
+    stop = FOLDED_STOPWORDS if folded else STOPWORDS
+    return [t for t in syllables(query, folded=folded) if t not in stop]
 
 
 class _Field:
-    def __init__(self, docs: list[list[str]]) -> None:
+    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-        self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self.bm25 = bm25s.BM25(k1=k1, b=b)
         # bm25s needs at least one token per document
         self.bm25.index([d or [""] for d in docs], show_progress=False)
         self.vocab: dict[str, int] = self.bm25.vocab_dict
@@ -37,14 +55,22 @@ class _Field:
         return self._idf.get(token, self._idf_unseen)
 
     def scores(self, tokens: list[str]) -> np.ndarray:
-        ids = [self.vocab[t] for t in tokens if t in self.vocab and t]
+        ids = [self.vocab[t] for t in tokens if t and t in self.vocab]
         if not ids:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
 
 
+class _Fields:
+    """A unigram and a pair field over one tokenisation (exact or folded)."""
+
+    def __init__(self, token_lists: list[list[str]]) -> None:
+        self.unigrams = _Field(token_lists)
+        self.pairs = _Field([pairs(t) for t in token_lists])
+
+
 class KeywordIndex:
-    """BM25 over the chunk texts.
+    """BM25 over the chunk texts: ``unigram + pair_weight × pair`` scores.
 
     Example::
 
@@ -52,26 +78,37 @@ class KeywordIndex:
         kw.search("cum thi dua", k=1)   # → (array([0]), array([...]))
     """
 
-    def __init__(self, texts: list[str]) -> None:
-        self.exact = _Field([syllables(t) for t in texts])
-        self.folded = _Field([syllables(t, folded=True) for t in texts])
-
-    def scores(self, query: str) -> np.ndarray:
-        field, folded = self.field(query)
-        return field.scores(syllables(query, folded=folded))
+    def __init__(self, texts: list[str], *, pair_weight: float = 0.5) -> None:
+        self.pair_weight = pair_weight
+        tokens = [syllables(t) for t in texts]
+        self.exact = _Fields(tokens)
+        self.folded = _Fields([[fold(t) for t in ts] for ts in tokens])
+        self.n = len(texts)
 
     def field(self, query: str) -> tuple[_Field, bool]:
-        """The field a query is matched on, and whether it is the folded one."""
+        """The unigram field a query is matched on (for IDF), and whether it is the folded one."""
         folded = not has_diacritics(query)
-        return (self.folded if folded else self.exact), folded
+        return (self.folded if folded else self.exact).unigrams, folded
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk (zeros when no query term is in the corpus)."""
+        folded = not has_diacritics(query)
+        fields = self.folded if folded else self.exact
+        # pairs come from the whole query: dropping stopwords first would invent pairs the text never has
+        pair_terms = pairs(syllables(query, folded=folded))
+        return fields.unigrams.scores(query_terms(query, folded)) + self.pair_weight * fields.pairs.scores(pair_terms)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunk ids with a positive score, best first."""
-        scores = self.scores(query)
-        k = min(k, scores.size)
-        if k == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return top.astype(np.int64), scores[top]
+        return top_k(self.scores(query), k)
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of the ``k`` highest positive scores, best first (ties by id)."""
+    k = min(k, scores.size)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.lexsort((top, -scores[top]))]
+    top = top[scores[top] > 0]
+    return top.astype(np.int64), scores[top]

@@ -11,7 +11,7 @@ from embeddings.encoder import Encoder
 
 from .chunking import Chunk
 from .config import Settings
-from .lexical import KeywordIndex
+from .lexical import KeywordIndex, top_k
 from .store import StoredIndex
 
 
@@ -47,8 +47,21 @@ def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> list[tuple[int,
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def standardise(scores: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """z-scores; a flat score distribution (no signal) gives zeros."""
+    if std <= 1e-9:
+        return np.zeros_like(scores, dtype=np.float32)
+    return ((scores - mean) / std).astype(np.float32)
+
+
 class HybridRetriever:
     """Dense + BM25 retrieval over a :class:`StoredIndex`.
+
+    With ``fusion="zscore"`` (the default) each side's scores are standardised
+    against the whole corpus (dense: exactly, from the stored mean and
+    covariance of the chunk vectors; BM25: from its full score vector) and
+    added with ``dense_weight`` and ``bm25_weight``; ``fusion="rrf"`` uses
+    weighted reciprocal ranks instead. ``evals/RESULTS.md`` has the measurements.
 
     Example::
 
@@ -61,21 +74,40 @@ class HybridRetriever:
         self.settings = settings
         self.encoder = encoder
         self.index = index
-        self.keywords = KeywordIndex([c.text for c in index.chunks])
+        self.keywords = KeywordIndex([c.text for c in index.chunks], pair_weight=settings.pair_weight)
+        stats = index.dense_stats
+        self._mu, self._cov = stats[0], stats[1:]
 
     def run(self, query: str, k: int | None = None) -> Retrieval:
         started = time.perf_counter()
         s = self.settings
         k = k or s.top_k
         qvec = self.encoder.encode_query([query])
-        scores, ids = self.index.search(qvec, s.candidates)
-        dense_ids = [int(i) for i in ids[0] if i >= 0]
-        dense = {i: (r, float(sc)) for r, (i, sc) in enumerate(zip(dense_ids, scores[0]), start=1)}
-        kw_ids, _ = self.keywords.search(query, s.candidates)
-        kw_rank = {int(i): r for r, i in enumerate(kw_ids, start=1)}
-        fused = fuse([(dense_ids, s.dense_weight), ([int(i) for i in kw_ids], s.bm25_weight)], s.rrf_k)
+        d_scores, d_ids = self.index.search(qvec, s.candidates)
+        dense_ids = [int(i) for i in d_ids[0] if i >= 0]
+        kw_all = self.keywords.scores(query)
+        kw_ids = [int(i) for i in top_k(kw_all, s.candidates)[0]]
+        dense = {i: (r, float(sc)) for r, (i, sc) in enumerate(zip(dense_ids, d_scores[0]), start=1)}
+        kw_rank = {i: r for r, i in enumerate(kw_ids, start=1)}
+        if s.fusion == "rrf":
+            fused = fuse([(dense_ids, s.dense_weight), (kw_ids, s.bm25_weight)], s.rrf_k)
+        else:
+            fused = self._zscore(qvec[0], dense_ids, kw_ids, kw_all)
         passages = []
         for rank, (i, score) in enumerate(fused[:k], start=1):
             d_rank, d_score = dense.get(i, (None, None))
             passages.append(Retrieved(self.index.chunks[i], i, rank, score, d_rank, d_score, kw_rank.get(i)))
         return Retrieval(query, qvec[0], passages, (time.perf_counter() - started) * 1000)
+
+    def _zscore(self, q: np.ndarray, dense_ids: list[int], kw_ids: list[int], kw_all: np.ndarray):
+        s = self.settings
+        cand = sorted(set(dense_ids) | set(kw_ids))
+        if not cand:
+            return []
+        dense = self.index.vectors_of(cand) @ q
+        q64 = q.astype(np.float64)
+        z_dense = standardise(dense, float(q64 @ self._mu), float(np.sqrt(max(q64 @ self._cov @ q64, 0.0))))
+        z_kw = standardise(kw_all[cand], float(kw_all.mean()), float(kw_all.std()))
+        total = s.dense_weight * z_dense + s.bm25_weight * z_kw
+        order = np.lexsort((np.asarray(cand), -total))
+        return [(cand[j], float(total[j])) for j in order]

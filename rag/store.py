@@ -27,9 +27,9 @@ from .errors import IndexError_
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CURRENT = "CURRENT"
-_FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl")
+_FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl", "dense_stats.npy")
 
 
 @dataclass
@@ -53,7 +53,12 @@ class StoredIndex:
     chunks: list[Chunk]
     vectors: object  # faiss.Index, inner product over L2-normalised vectors
     texts: dict[str, str]  # source → document text (offsets index it)
+    dense_stats: np.ndarray | None = None  # row 0: mean vector; rows 1..d: covariance (see dense_moments)
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.dense_stats is None:
+            self.dense_stats = dense_moments(self.vectors_of(list(range(self.vectors.ntotal))), self.manifest.dimension)
 
     def quote(self, source: str, start: int, end: int) -> str:
         return self.texts[source][start:end]
@@ -69,6 +74,20 @@ class StoredIndex:
         if not ids:
             return np.zeros((0, self.manifest.dimension), dtype=np.float32)
         return np.vstack([self.vectors.reconstruct(int(i)) for i in ids])
+
+
+def dense_moments(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    """Mean and covariance of the corpus vectors, stacked as a (d+1, d) array.
+
+    For a query q, the corpus's scores q·v have mean q·μ and variance qᵀCq: the
+    dense scores can be standardised exactly without scoring every chunk.
+    """
+    v = np.asarray(vectors, dtype=np.float64).reshape(-1, dimension)
+    if len(v) == 0:
+        return np.zeros((dimension + 1, dimension), dtype=np.float32)
+    mu = v.mean(axis=0)
+    cov = (v.T @ v) / len(v) - np.outer(mu, mu)
+    return np.vstack([mu[None, :], cov]).astype(np.float32)
 
 
 def new_vector_index(vectors: np.ndarray, dimension: int):
@@ -121,6 +140,7 @@ def write_index(root: Path, index: StoredIndex) -> Path:
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
             for c in index.chunks:
                 fh.write(_chunk_to_json(c) + "\n")
+        np.save(tmp / "dense_stats.npy", index.dense_stats, allow_pickle=False)
         with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
             for source, text in index.texts.items():
                 fh.write(json.dumps({"source": source, "text": text}, ensure_ascii=False) + "\n")
@@ -180,7 +200,8 @@ def read_index(root: Path) -> StoredIndex | None:
     if len(chunks) != vectors.ntotal:
         msg = f"Index {version}: {len(chunks)} chunks but {vectors.ntotal} vectors."
         raise IndexError_(msg)
-    return StoredIndex(manifest, chunks, vectors, texts, version)
+    stats = np.load(version / "dense_stats.npy", allow_pickle=False)
+    return StoredIndex(manifest, chunks, vectors, texts, stats, version)
 
 
 @contextmanager
