@@ -1,0 +1,115 @@
+"""The chat UI in a real headless Chromium: answer, citation click, abstention, upload then ask."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import SEEDS
+from tests.ui.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "Cụm thi đua số 2 gồm những tỉnh nào?"
+UNANSWERABLE = "Giá vé máy bay từ Hà Nội đi Huế tháng 12/2022 là bao nhiêu?"
+UPLOAD_NAME = "hội thảo nông nghiệp.txt"
+UPLOAD_TEXT = (
+    "Hội thảo nông nghiệp xanh tỉnh Yên Bái\n\n"
+    "Sáng 15/3/2025, Hợp tác xã Bình Minh tổ chức hội thảo nông nghiệp xanh tại xã Tân Lạc. "
+    "Hội thảo có 47 đại biểu tham dự, gồm nông dân, cán bộ khuyến nông và doanh nghiệp.\n"
+    "Giám đốc Hợp tác xã Bình Minh là ông Lò Văn Khánh.\n"
+)
+UPLOAD_QUESTION = "Ai là giám đốc Hợp tác xã Bình Minh?"
+
+
+def ask(page, question: str):
+    """Type ``question``, send it and return the locator of the finished answer message."""
+    before = page.locator("#virag-chat .virag-answer:not(.virag-streaming), #virag-chat .virag-abstain").count()
+    page.locator("#virag-question textarea").fill(question)
+    page.locator("#virag-send").click()
+    done = page.locator("#virag-chat .virag-answer:not(.virag-streaming), #virag-chat .virag-abstain strong")
+    done.nth(before).wait_for()
+    return done.nth(before)
+
+
+# Records, from the first DOM change on, how many distinct partial answers were shown while streaming.
+WATCH_STREAM = """() => {
+  window.viragPartials = new Set();
+  new MutationObserver(() => {
+    document.querySelectorAll('#virag-chat .virag-streaming').forEach(e => window.viragPartials.add(e.textContent));
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_answer_streams_with_citation_that_highlights_the_quote(page, ui_service):
+    expected = ui_service.ask(QUESTION).citations[0]
+    page.evaluate(WATCH_STREAM)
+    answer = ask(page, QUESTION)
+    assert page.evaluate("window.viragPartials.size") >= 2  # the text grew in steps before the final answer
+    text = answer.inner_text()
+    assert "Hà Tĩnh" in text
+    assert "[1]" in text
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "chat-answer.png"), full_page=True)
+
+    answer.locator("a.virag-cite", has_text="[1]").click()
+    mark = page.locator("#virag-viewer mark.virag-mark")
+    mark.wait_for()
+    expect(mark).to_be_visible()
+    expect(mark).to_be_in_viewport()
+    assert mark.text_content() == expected.quote
+    assert expected.source in page.locator("#virag-viewer .virag-doc-title").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "chat-citation.png"), full_page=True)
+
+    # The sources panel lists the same citation; clicking it shows the same span.
+    page.locator("#virag-sources a.virag-cite").first.click()
+    expect(mark).to_have_text(expected.quote.strip())
+    assert page.external_requests == []  # fonts, scripts, everything came from the app itself
+
+
+def test_unanswerable_question_shows_notice_and_closest_passages(page, ui_service):
+    first = ask(page, "Ai phát biểu chào mừng hội nghị tổng kết công tác thi đua Cụm thi đua số III?")
+    notice = ask(page, UNANSWERABLE)
+    assert "Không tìm thấy câu trả lời" in notice.inner_text()
+    message = page.locator("#virag-chat .virag-abstain").last
+    assert message.locator("a.virag-cite").count() >= 1
+    assert "Các đoạn gần nhất" in page.locator("#virag-sources").inner_text()
+    page.locator("#virag-sources a.virag-cite").first.click()
+    mark = page.locator("#virag-viewer mark.virag-mark")
+    expect(mark).to_be_in_viewport()
+    passage = ui_service.ask(UNANSWERABLE).passages[0]
+    assert mark.text_content() == ui_service.document(passage.chunk.source)[passage.chunk.start : passage.chunk.end]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "chat-abstention.png"), full_page=True)
+
+    # The first turn's citation still opens its own source after a second turn.
+    first.locator("a.virag-cite", has_text="[1]").click()
+    cited = ui_service.ask("Ai phát biểu chào mừng hội nghị tổng kết công tác thi đua Cụm thi đua số III?")
+    expect(mark).to_have_text(cited.citations[0].quote.strip())
+
+
+def test_upload_a_file_then_ask_what_only_it_answers(page, ui_service, ui_corpus, tmp_path):
+    corpus, _ = ui_corpus
+    upload = tmp_path / UPLOAD_NAME
+    upload.write_text(UPLOAD_TEXT, encoding="utf-8")
+    bad = tmp_path / "bảng tính.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not text")
+
+    page.get_by_role("tab", name="Tài liệu").click()
+    page.locator("#virag-upload input[type=file]").set_input_files([str(upload), str(bad)])
+    page.locator("#virag-upload-btn").click()
+    page.locator("#virag-upload-status .virag-ok").wait_for(timeout=60_000)
+    status = page.locator("#virag-upload-status").inner_text()
+    assert "hội_thảo_nông_nghiệp.txt" in status
+    assert "bảng tính.xlsx" in status and "không được hỗ trợ" in status
+    assert (corpus / "hội_thảo_nông_nghiệp.txt").read_text(encoding="utf-8") == UPLOAD_TEXT
+    assert not (SEEDS / "hội_thảo_nông_nghiệp.txt").exists()
+    assert "hội_thảo_nông_nghiệp.txt" in page.locator("#virag-docs").inner_text()
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "documents-upload.png"), full_page=True)
+
+    page.get_by_role("tab", name="Hỏi đáp").click()
+    answer = ask(page, UPLOAD_QUESTION)
+    assert "Lò Văn Khánh" in answer.inner_text()
+    assert "hội_thảo_nông_nghiệp.txt" in page.locator("#virag-sources").inner_text()

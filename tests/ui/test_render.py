@@ -1,0 +1,109 @@
+"""Rendering without a browser: escaping, citation links, the highlighted span."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+from ui import render
+
+DOC = "Tiêu đề <b>đậm</b>\r\nCâu một có {{value}} và ${value}. Câu hai: Hà Tĩnh & Nghệ An.\nHết."
+
+
+class _Text(HTMLParser):
+    """Collects the text a browser would show, and the text inside <mark>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text, self.mark, self.in_mark, self.tags = [], [], False, []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self.in_mark = self.in_mark or tag == "mark"
+
+    def handle_endtag(self, tag):
+        if tag == "mark":
+            self.in_mark = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.in_mark:
+            self.mark.append(data)
+
+
+def parse(markup: str) -> _Text:
+    p = _Text()
+    p.feed(markup)
+    return p
+
+
+def test_esc_leaves_no_markup_and_round_trips():
+    raw = '<script>alert("x")</script> {{a}} ${b} `c` \r'
+    out = render.esc(raw)
+    assert "<" not in out and ">" not in out and "{" not in out and "$" not in out and "\r" not in out
+    assert html.unescape(out) == raw
+
+
+def test_document_mark_equals_the_quote_exactly():
+    start = DOC.index("Câu một")
+    end = DOC.index("Nghệ An.") + len("Nghệ An.")
+    out = render.document_html("a<b>.txt", DOC, start, end, note="Trích dẫn [1]")
+    p = parse(out)
+    assert "".join(p.mark) == DOC[start:end]
+    assert "".join(p.text).endswith(DOC)  # title and note first, then the whole document verbatim
+    assert [t for t, _ in p.tags if t in ("b", "script")] == []
+    assert ("mark", {"id": render.MARK_ID, "class": "virag-mark"}) in p.tags
+
+
+def test_linkify_turns_only_known_markers_into_links():
+    out = render.linkify("Hà Tĩnh [1], xem [2] và [9] <i>x</i>", turn=3, known=[1, 2])
+    assert out.count('class="virag-cite"') == 2
+    assert re.search(r'href="#t3-c1"[^>]*>\[1\]</a>', out) and re.search(r'href="#t3-c2"[^>]*>\[2\]</a>', out)
+    assert "[9]" in out and "&lt;i&gt;" in out
+
+
+def test_answer_html_for_an_answer_and_an_abstention():
+    answer = {"answer": "Gồm Hà Tĩnh. [1]", "abstained": False,
+              "citations": [{"n": 1, "source": "004.txt", "start": 0, "end": 5, "quote": "Gồm"}], "passages": []}
+    out = render.answer_html(answer, 0)
+    assert 'class="virag-answer"' in out and 'href="#t0-c1"' in out
+    streaming = render.answer_html(answer, 0, partial_text="Gồm Hà")
+    assert "virag-streaming" in streaming and "[1]" not in streaming
+
+    abstained = {"answer": "Tài liệu không có thông tin.", "abstained": True, "citations": [],
+                 "passages": [{"rank": 1, "source": "<x>.txt", "start": 0, "end": 9, "text": "đoạn <gần>"}]}
+    out = render.answer_html(abstained, 2)
+    assert 'class="virag-abstain"' in out and render.ABSTAIN_NOTICE in out
+    assert 'href="#t2-p1"' in out and "&lt;x&gt;.txt" in out and "<x>" not in out
+
+
+def test_sources_panel_lists_citations_or_closest_passages():
+    cited = {"citations": [{"n": 1, "source": "a.txt", "start": 0, "end": 3, "quote": "<q> " * 100}],
+             "passages": []}
+    out = render.sources_html(cited, 1)
+    assert render.SOURCES_TITLE in out and 'href="#t1-c1"' in out and "<q>" not in out
+    snippet = html.unescape(re.search(r'virag-snippet">(.*?)</div>', out).group(1))
+    assert len(snippet) == render.SNIPPET_CHARS and snippet.endswith("…")  # a snippet, not the whole quote
+    closest = render.sources_html({"citations": [], "passages": [{"rank": 2, "source": "b.txt", "text": "t"}]}, 0)
+    assert render.CLOSEST_TITLE in closest and 'href="#t0-p2"' in closest
+
+
+def test_parse_key_accepts_only_our_keys():
+    assert render.parse_key("t3-c1") == (3, "c", 1)
+    assert render.parse_key("#t0-p12") == (0, "p", 12)
+    for bad in ("", "t1-x1", "t-c1", "t1-c1; drop", "../etc", None):
+        assert render.parse_key(bad) is None
+
+
+def test_stream_chunks_grow_to_the_full_text():
+    text = "Một hai ba bốn năm sáu bảy [1]"
+    chunks = render.stream_chunks(text, words=3)
+    assert chunks[-1] == text
+    assert all(a != b and b.startswith(a) for a, b in zip(chunks, chunks[1:]))
+    assert render.stream_chunks("", 3) == [""]
+
+
+def test_upload_report_escapes_names_and_reasons():
+    out = render.upload_report_html(["a.txt"], [("<img src=x>.pdf", "định dạng '.pdf' không được hỗ trợ")], "1 added")
+    assert "<img" not in out and "&lt;img" in out and "virag-error" in out and "virag-ok" in out

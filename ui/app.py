@@ -1,0 +1,195 @@
+"""The Gradio chat app: ask in Vietnamese, watch the answer stream, click a citation, read the source.
+
+Only the library API is used (:class:`rag.Assistant` through :class:`ui.service.ChatService`).
+One process loads the model and index once; every session shares them read-only.
+
+Example::
+
+    from ui import ChatService, launch
+    launch(ChatService.from_folder("seeds"), host="127.0.0.1", port=7860)
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from rag.errors import ViragError  # noqa: E402
+
+from . import render  # noqa: E402
+from .assets import CSS, VIEWER_JS, example_questions  # noqa: E402
+from .service import ChatService, available_answerers  # noqa: E402
+
+TITLE = "virag — hỏi đáp tài liệu tiếng Việt, có trích dẫn"
+PENDING = "Đang tìm trong tài liệu…"
+VIEWER_EMPTY = "Bấm vào một trích dẫn [n] hoặc một nguồn để xem toàn văn tài liệu, đoạn được trích sẽ được tô sáng."
+
+
+def _user_message(question: str) -> dict:
+    return {"role": "user", "content": f'<div class="virag-question">{render.esc(question)}</div>'}
+
+
+def _bot_message(html: str) -> dict:
+    return {"role": "assistant", "content": html}
+
+
+class _Handlers:
+    """The event handlers of one app, bound to one :class:`ChatService`."""
+
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+
+    def respond(self, question: str, history: list, turns: list, top_k: float, answerer: str):
+        """Stream one answer: yields (textbox, chat history, turns, sources panel)."""
+        question = (question or "").strip()
+        history = list(history or [])
+        turns = list(turns or [])
+        if not question:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        turn = len(turns)
+        history += [_user_message(question), _bot_message(f'<div class="virag-pending">{PENDING}</div>')]
+        yield "", history, gr.skip(), gr.skip()
+        try:
+            answer = None
+            for text, final in self.service.stream(question, top_k=int(top_k or 0) or None, answerer=answerer):
+                if final is not None:
+                    answer = final.to_dict()
+                    break
+                partial = {"abstained": False, "citations": [], "answer": text}
+                history[-1] = _bot_message(render.answer_html(partial, turn, partial_text=text))
+                yield gr.skip(), history, gr.skip(), gr.skip()
+        except (ViragError, ValueError) as exc:
+            history[-1] = _bot_message(f'<div class="virag-error">{render.esc(str(exc))}</div>')
+            yield gr.skip(), history, gr.skip(), gr.skip()
+            return
+        turns.append(answer)
+        history[-1] = _bot_message(render.answer_html(answer, turn))
+        yield gr.skip(), history, turns, render.sources_html(answer, turn)
+
+    def show_source(self, turns: list, evt: gr.EventData) -> str:
+        """The document viewer for a clicked citation or passage link."""
+        data = getattr(evt, "_data", None) or {}
+        parsed = render.parse_key(data.get("key", "") if isinstance(data, dict) else "")
+        if parsed is None or parsed[0] >= len(turns or []):
+            return render.placeholder_html(VIEWER_EMPTY)
+        turn, kind, n = parsed
+        answer = turns[turn]
+        if kind == "c":
+            item = next((c for c in answer.get("citations", []) if c["n"] == n), None)
+            label = f"Trích dẫn [{n}]"
+        else:
+            item = next((p for p in answer.get("passages", []) if p["rank"] == n), None)
+            label = f"Đoạn gần nhất #{n}"
+        if item is None:
+            return render.placeholder_html(VIEWER_EMPTY)
+        source, start, end = item["source"], item["start"], item["end"]
+        text = self.service.document(source)
+        if text is None:
+            return render.placeholder_html(f"Tài liệu {source} không còn trong chỉ mục.")
+        quote = item.get("quote")
+        if quote is not None and text[start:end] != quote:
+            found = text.find(quote)  # the document changed since the answer: find the quote again
+            if found < 0:
+                return render.placeholder_html(f"Tài liệu {source} đã thay đổi; đoạn trích dẫn không còn trong đó.")
+            start, end = found, found + len(quote)
+        return render.document_html(source, text, start, end, note=f"{label} — ký tự {start}–{end}")
+
+    def upload(self, files, progress=gr.Progress()):
+        """Add uploaded files to the corpus and re-index; returns (report, documents table, cleared files)."""
+        paths = [str(f) for f in (files or [])]
+        if not paths:
+            return render.upload_report_html([], []), gr.skip(), gr.skip()
+        result = self.service.add_files(paths, progress=lambda f, d: progress(f, desc=d))
+        table = render.documents_table_html(self.service.assistant.index.manifest.files)
+        return render.upload_report_html(result.added, result.rejected, result.summary), table, None
+
+    def documents(self) -> str:
+        return render.documents_table_html(self.service.assistant.index.manifest.files)
+
+    def ask(self, question: str, top_k: int = 0) -> dict:
+        """API: answer one question; returns the answer, citations and passages as JSON."""
+        try:
+            return self.service.ask(question, top_k=top_k or None).to_dict()
+        except (ViragError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+
+
+def build_app(service: ChatService) -> gr.Blocks:
+    """The Blocks app over ``service`` (not launched; see :func:`launch`)."""
+    h = _Handlers(service)
+    files = service.assistant.index.manifest.files
+    with gr.Blocks(title="virag", analytics_enabled=False) as demo:
+        turns = gr.State([])
+        gr.HTML(f"<h2>{render.esc(TITLE)}</h2>", js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Hỏi đáp", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            label="Hội thoại", elem_id="virag-chat", render_markdown=False, sanitize_html=True,
+                            height=480, buttons=["copy"], feedback_options=None,
+                            placeholder=f"{len(files)} tài liệu sẵn sàng. Hãy đặt câu hỏi bằng tiếng Việt.",
+                        )
+                        with gr.Row():
+                            question = gr.Textbox(placeholder="Đặt câu hỏi về tài liệu…", show_label=False,
+                                                  elem_id="virag-question", scale=5, lines=1, max_lines=4)
+                            send = gr.Button("Gửi", variant="primary", elem_id="virag-send", scale=1, min_width=80)
+                        examples = example_questions(service.assistant.index.texts)
+                        if examples:
+                            gr.Examples([[q] for q in examples], inputs=[question], label="Câu hỏi mẫu")
+                        with gr.Accordion("Cài đặt", open=False):
+                            top_k = gr.Slider(1, 20, value=service.settings.top_k, step=1,
+                                              label="Số đoạn truy xuất (top-k)", elem_id="virag-topk")
+                            answerer = gr.Dropdown(available_answerers(), value="extractive",
+                                                   label="Cách trả lời", elem_id="virag-answerer")
+                    with gr.Column(scale=2):
+                        sources = gr.HTML(render.sources_html(None, 0), elem_id="virag-sources", js_on_load=None)
+                        viewer = gr.HTML(render.placeholder_html(VIEWER_EMPTY), elem_id="virag-viewer",
+                                         js_on_load=VIEWER_JS)
+            with gr.Tab("Tài liệu", id="docs"):
+                gr.Markdown(
+                    f"Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)} (UTF-8), tối đa {service.limits.max_files} tệp "
+                    f"mỗi lần, mỗi tệp ≤ {service.limits.max_mb:g} MB. Tệp được thêm vào kho tài liệu và "
+                    "lập chỉ mục ngay." if service.can_upload else
+                    "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu."
+                )
+                upload_files = gr.File(label="Chọn tệp", file_count="multiple", type="filepath",
+                                       elem_id="virag-upload", interactive=service.can_upload)
+                upload_btn = gr.Button("Thêm vào kho và lập chỉ mục", variant="primary", elem_id="virag-upload-btn",
+                                       interactive=service.can_upload)
+                upload_status = gr.HTML("", elem_id="virag-upload-status", js_on_load=None)
+                docs_table = gr.HTML(render.documents_table_html(files), elem_id="virag-docs", js_on_load=None)
+
+        io = dict(inputs=[question, chatbot, turns, top_k, answerer], outputs=[question, chatbot, turns, sources],
+                  api_visibility="private")
+        question.submit(h.respond, **io)
+        send.click(h.respond, **io)
+        viewer.cite(h.show_source, inputs=[turns], outputs=[viewer], api_visibility="private")
+        chatbot.clear(lambda: ([], render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY)),
+                      outputs=[turns, sources, viewer], api_visibility="private")
+        upload_btn.click(h.upload, inputs=[upload_files], outputs=[upload_status, docs_table, upload_files],
+                         concurrency_limit=1, api_visibility="private")
+        demo.load(h.documents, outputs=[docs_table], api_visibility="private")
+        gr.api(h.ask, api_name="ask")
+    return demo
+
+
+def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+           quiet: bool = False, concurrency: int = 4) -> gr.Blocks:
+    """Build, queue and serve the app on ``host:port`` (no browser is opened, nothing is shared).
+
+    With ``block=False`` the server runs in a background thread; stop it with ``demo.close()``.
+    """
+    demo = build_app(service)
+    demo.queue(default_concurrency_limit=concurrency, max_size=256)
+    demo.launch(
+        server_name=host, server_port=port, inbrowser=False, share=False, prevent_thread_lock=not block,
+        quiet=quiet, show_error=True, ssr_mode=False, css=CSS,
+        max_file_size=int(service.limits.max_mb * 1e6) + 1,
+    )
+    return demo

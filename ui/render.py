@@ -1,0 +1,164 @@
+"""Pure rendering: answers, sources and documents as HTML, every piece of document text escaped.
+
+Nothing here imports Gradio, so rendering is tested without a server or a browser.
+Citations become links ``<a class="virag-cite" href="#t{turn}-c{n}">[n]</a>``; a small
+script in :mod:`ui.app` turns a click on one into a request for the source document,
+which :func:`document_html` renders with the cited span in ``<mark class="virag-mark">``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+MARK_ID = "virag-mark"
+ABSTAIN_NOTICE = "Không tìm thấy câu trả lời trong tài liệu."
+CLOSEST_TITLE = "Các đoạn gần nhất"
+SOURCES_TITLE = "Nguồn trích dẫn"
+SNIPPET_CHARS = 220
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# Characters that Gradio's HTML templates could read as template syntax, and the CR that an
+# HTML parser would fold into LF: written as character references so the DOM text is exact.
+_EXTRA = {"{": "&#123;", "}": "&#125;", "$": "&#36;", "\r": "&#13;", "`": "&#96;"}
+_EXTRA_RE = re.compile("[{}$\r`]")
+_KEY = re.compile(r"^t(\d{1,6})-([cp])(\d{1,4})$")
+
+
+def esc(text: str) -> str:
+    """Escape ``text`` for HTML (quotes included); the browser shows exactly ``text``."""
+    return _EXTRA_RE.sub(lambda m: _EXTRA[m.group(0)], html.escape(text, quote=True))
+
+
+def cite_key(turn: int, kind: str, n: int) -> str:
+    """The link target of citation ``n`` (kind ``c``) or passage rank ``n`` (kind ``p``) of a turn."""
+    return f"t{turn}-{kind}{n}"
+
+
+def parse_key(key: str) -> tuple[int, str, int] | None:
+    """``"t3-c1"`` → ``(3, "c", 1)``; anything else → ``None``."""
+    m = _KEY.match((key or "").strip().lstrip("#"))
+    return (int(m.group(1)), m.group(2), int(m.group(3))) if m else None
+
+
+def _link(key: str, label: str, title: str = "") -> str:
+    tip = f' title="{esc(title)}"' if title else ""
+    return f'<a class="virag-cite" href="#{key}"{tip}>{esc(label)}</a>'
+
+
+def linkify(text: str, turn: int, known: Iterable[int]) -> str:
+    """Escape ``text`` and turn each ``[n]`` marker of a known citation into a link."""
+    known = set(known)
+    out, pos = [], 0
+    for m in _MARKER.finditer(text):
+        n = int(m.group(1))
+        if n not in known:
+            continue
+        out.append(esc(text[pos : m.start()]))
+        out.append(_link(cite_key(turn, "c", n), m.group(0), f"Xem nguồn [{n}]"))
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def answer_html(answer: Mapping, turn: int, *, partial_text: str | None = None) -> str:
+    """The assistant's chat message for ``answer`` (an ``Answer.to_dict()``).
+
+    With ``partial_text`` the message is still streaming: only that prefix is shown.
+    An abstention is a notice, followed by links to the closest passages.
+    """
+    if answer.get("abstained"):
+        if partial_text is not None:
+            return f'<div class="virag-abstain">{esc(partial_text)}</div>'
+        links = " ".join(
+            _link(cite_key(turn, "p", p["rank"]), "#%d %s" % (p["rank"], p["source"]), _snippet(p["text"], 120))
+            for p in answer.get("passages", [])[:3]
+        )
+        closest = f'<div class="virag-closest">{CLOSEST_TITLE}: {links}</div>' if links else ""
+        return (
+            f'<div class="virag-abstain"><strong>{esc(ABSTAIN_NOTICE)}</strong> '
+            f'{esc(answer.get("answer", ""))}{closest}</div>'
+        )
+    text = answer.get("answer", "") if partial_text is None else partial_text
+    cls = "virag-answer virag-streaming" if partial_text is not None else "virag-answer"
+    return f'<div class="{cls}">{linkify(text, turn, (c["n"] for c in answer.get("citations", [])))}</div>'
+
+
+def sources_html(answer: Mapping | None, turn: int) -> str:
+    """The sources panel: the cited passages, or the closest passages of an abstention."""
+    if not answer:
+        return f'<div class="virag-sources virag-empty">{esc("Các nguồn trích dẫn sẽ hiện ở đây.")}</div>'
+    items = []
+    if answer.get("citations"):
+        title = SOURCES_TITLE
+        for c in answer["citations"]:
+            items.append(
+                f'<li>{_link(cite_key(turn, "c", c["n"]), "[%d] %s" % (c["n"], c["source"]))}'
+                f'<div class="virag-snippet">{esc(_snippet(c["quote"]))}</div></li>'
+            )
+    else:
+        title = CLOSEST_TITLE
+        for p in answer.get("passages", []):
+            items.append(
+                f'<li>{_link(cite_key(turn, "p", p["rank"]), "#%d %s" % (p["rank"], p["source"]))}'
+                f'<div class="virag-snippet">{esc(_snippet(p["text"]))}</div></li>'
+            )
+    body = "".join(items) or f"<li>{esc('Không có đoạn nào.')}</li>"
+    return f'<div class="virag-sources"><h4>{esc(title)}</h4><ol>{body}</ol></div>'
+
+
+def document_html(source: str, text: str, start: int, end: int, *, note: str = "") -> str:
+    """The full document with ``text[start:end]`` in ``<mark id="virag-mark">``, all escaped."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    header = f'<div class="virag-doc-title">{esc(source)}</div>'
+    if note:
+        header += f'<div class="virag-doc-note">{esc(note)}</div>'
+    body = (
+        f"{esc(text[:start])}<mark id=\"{MARK_ID}\" class=\"virag-mark\">{esc(text[start:end])}</mark>"
+        f"{esc(text[end:])}"
+    )
+    return f'<div class="virag-doc">{header}<div class="virag-doc-body">{body}</div></div>'
+
+
+def placeholder_html(message: str) -> str:
+    """A muted one-line message (empty viewer, errors)."""
+    return f'<div class="virag-doc virag-empty">{esc(message)}</div>'
+
+
+def documents_table_html(files: Mapping[str, Mapping]) -> str:
+    """The documents tab: one row per indexed file with its chunk count."""
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td><td>{int(meta.get('chunks', 0))}</td></tr>" for name, meta in sorted(files.items())
+    )
+    return (
+        f'<table class="virag-files"><thead><tr><th>{esc("Tệp")}</th><th>{esc("Số đoạn")}</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def upload_report_html(added: Sequence[str], rejected: Sequence[tuple[str, str]], summary: str = "") -> str:
+    """What an upload did: files added, files rejected with the reason, the index summary."""
+    parts = []
+    if added:
+        names = ", ".join(esc(a) for a in added)
+        parts.append(f'<div class="virag-ok">{esc("Đã thêm và lập chỉ mục:")} {names}</div>')
+    for name, reason in rejected:
+        parts.append(f'<div class="virag-error">{esc("Từ chối")} {esc(name)}: {esc(reason)}</div>')
+    if summary:
+        parts.append(f'<div class="virag-summary">{esc(summary)}</div>')
+    return "".join(parts) or f'<div class="virag-empty">{esc("Chưa có tệp nào được chọn.")}</div>'
+
+
+def stream_chunks(text: str, words: int = 3) -> list[str]:
+    """Growing prefixes of ``text``, ``words`` words at a time, ending with ``text`` itself."""
+    spans = [m.end() for m in re.finditer(r"\S+\s*", text)]
+    cuts = spans[words - 1 :: words]
+    if not cuts or cuts[-1] != len(text):
+        cuts.append(len(text))
+    return [text[:c] for c in cuts]
