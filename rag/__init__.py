@@ -4,6 +4,12 @@ Names are imported lazily: ``embeddings`` uses ``rag.config`` and ``rag.errors``
 without pulling in the whole pipeline (and torch) on import.
 """
 
+import os
+
+# OpenMP threads that spin while waiting collapse when the CPUs are shared (a query took
+# ~1 s instead of ~25 ms on 2 busy cores). Must be set before torch loads; users may override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 

@@ -1,29 +1,24 @@
 """Answer: pick the sentences of the retrieved passages that answer, cite each one, or abstain.
 
-No LLM: sentences are scored by how much of the question's (IDF-weighted)
-syllables and syllable pairs they contain, with a bonus when they hold what the
-question asks for (a number, a date, a name), and a prior for the passage rank.
+No LLM: every sentence of the top passages is scored from its evidence
+features (``rag/evidence.py``: IDF-weighted coverage of the question's
+syllables and syllable pairs, whether it holds the kind of thing asked for, the
+passage's rank and scores); the best one or two are quoted verbatim.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from .config import Settings
-from .lexical import KeywordIndex, query_terms
+import numpy as np
+
+from .evidence import FEATURES, WEIGHTS, Question, answerability, features
+from .lexical import KeywordIndex
 from .retriever import Retrieval, Retrieved
 from .store import StoredIndex
-from .vietnamese import fold, match_key, syllables
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
-
-_NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
-_DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\b(?:ngày|tháng|năm|quý)\s+\d+|\b\d{4}\b", re.IGNORECASE)
-# Two to four capitalised syllables: a person, place or organisation name.
-_NAME = re.compile(r"\b[A-ZĐ][^\W\d_]*(?:\s+[A-ZĐ][^\W\d_]*){1,3}")
-_FINDERS = {"number": _NUMBER, "date": _DATE, "name": _NAME}
-
 
 @dataclass(frozen=True)
 class Citation:
@@ -75,27 +70,6 @@ class _Sentence:
     score: float
 
 
-def _wants(question: str) -> str | None:
-    q = question.lower()
-    if re.search(r"bao nhiêu|mấy|how many|how much|số lượng|bao nhieu|\bmay\b", q):
-        return "number"
-    if re.search(r"ngày nào|khi nào|năm nào|tháng nào|bao giờ|lúc nào|when|ngay nao|khi nao|nam nao", q):
-        return "date"
-    if re.search(r"^ai\b|\bai\b|who|đồng chí nào|người nào", q):
-        return "name"
-    return None
-
-
-def _has_new(pattern: re.Pattern, text: str, question_key: str) -> bool:
-    """Does ``text`` hold a match of ``pattern`` that the question does not contain?"""
-    for m in pattern.finditer(text):
-        found = match_key(m.group(0))
-        if question_key and fold(found) in fold(question_key):
-            continue
-        return True
-    return False
-
-
 class ExtractiveAnswerer:
     """Answers from the retrieved passages without an LLM.
 
@@ -111,57 +85,47 @@ class ExtractiveAnswerer:
         self.index = index
         self.keywords = keywords
 
-    def _terms(self, question: str) -> tuple[list[str], bool, dict[str, float]]:
-        field, folded = self.keywords.field(question)
-        terms = query_terms(question, folded)
-        return terms, folded, {t: field.idf(t) for t in terms}
-
-    def score_sentence(self, text: str, terms: list[str], folded: bool, idf: dict[str, float], wants: str | None,
-                       question_key: str = "") -> float:
-        if not terms:
-            return 0.0
-        toks = syllables(text, folded=folded)
-        present = set(toks)
-        total = sum(idf[t] for t in set(terms)) or 1.0
-        uni = sum(idf[t] for t in set(terms) if t in present) / total
-        pairs = list(zip(terms, terms[1:]))
-        if pairs:
-            sent_pairs = set(zip(toks, toks[1:]))
-            weight = sum(idf[a] + idf[b] for a, b in pairs)
-            bi = sum(idf[a] + idf[b] for a, b in pairs if (a, b) in sent_pairs) / weight
-        else:
-            bi = uni
-        score = 0.65 * uni + 0.35 * bi
-        if wants:
-            # An answer brings something the question does not already say.
-            score += 0.12 if _has_new(_FINDERS[wants], text, question_key) else -0.05
-        if len(toks) < 5:
-            score *= 0.7  # headings and captions rarely answer
-        return score
-
     def run(self, question: str, retrieval: Retrieval) -> Answer:
         s = self.settings
-        terms, folded, idf = self._terms(question)
-        wants = _wants(question)
-        qkey = match_key(fold(question)) if folded else match_key(question)
+        q = Question.analyse(question, self.keywords)
+        passages = retrieval.passages[: s.answer_passages]
+        top_score = passages[0].score if passages else 0.0
         candidates: list[_Sentence] = []
-        for p in retrieval.passages[: s.answer_passages]:
-            prior = 1.0 - 0.04 * (p.rank - 1)
+        rows = []
+        for p in passages:
+            previous = ""
             for i, (start, end) in enumerate(p.chunk.sentences):
                 text = self.index.quote(p.chunk.source, start, end)
-                sc = self.score_sentence(text, terms, folded, idf, wants, qkey) * prior
-                candidates.append(_Sentence(p, i, start, end, text, sc))
-        candidates.sort(key=lambda c: -c.score)
-        best = candidates[0].score if candidates else 0.0
-        if best < s.abstain_threshold:
-            return Answer(question, ABSTAIN_TEXT, [], True, retrieval.passages, confidence=best)
-        chosen = [candidates[0]]
-        for c in candidates[1:]:
-            if len(chosen) >= s.max_answer_sentences or c.score < 0.85 * best:
-                break
+                rows.append(features(q, text, p, top_score, previous))
+                previous = text
+                candidates.append(_Sentence(p, i, start, end, text, 0.0))
+        if not candidates:
+            return Answer(question, ABSTAIN_TEXT, [], True, retrieval.passages, confidence=0.0)
+        matrix = np.vstack(rows)
+        scores = matrix @ WEIGHTS
+        order = np.argsort(-scores, kind="stable")
+        confidence = answerability(matrix[order[0]], passages)
+        if confidence < s.abstain_threshold:
+            return Answer(question, ABSTAIN_TEXT, [], True, retrieval.passages, confidence=confidence)
+        best = float(scores[order[0]])
+        picked = [int(j) for j in order[: s.max_answer_sentences]
+                  if j == order[0] or float(scores[j]) >= best - s.second_sentence_margin]
+        # The question wants a name, number or date the picked sentences do not give: add the
+        # best nearby sentence that does (news often names the event first, the answer next).
+        has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
+        if matrix[order[0], lacks_new] and not any(matrix[j, has_new] for j in picked):
+            for j in order[1:]:
+                if float(scores[j]) < best - s.completion_margin:
+                    break
+                if matrix[j, has_new]:
+                    picked.append(int(j))
+                    break
+        chosen: list[_Sentence] = []
+        for j in picked:
+            c = candidates[j]
             if all(c.text != x.text for x in chosen):
-                chosen.append(c)
-        return self._render(question, chosen, retrieval, best)
+                chosen.append(_Sentence(c.passage, c.index, c.start, c.end, c.text, float(scores[j])))
+        return self._render(question, chosen, retrieval, confidence)
 
     def _render(self, question: str, chosen: list[_Sentence], retrieval: Retrieval, confidence: float) -> Answer:
         # Keep each passage's sentences in reading order; adjacent ones become one quote.

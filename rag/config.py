@@ -58,7 +58,13 @@ class Settings:
     # answering
     answer_passages: int = 5
     max_answer_sentences: int = 2
-    abstain_threshold: float = 0.45
+    # a second sentence joins the answer when its score is within this margin of the best
+    second_sentence_margin: float = 1.0
+    # when the best sentence lacks the name/number/date asked for, a sentence that has it joins
+    # the answer if its score is within this margin
+    completion_margin: float = 3.0
+    # abstain when the answerability of the best sentence is below this (see evals/RESULTS.md)
+    abstain_threshold: float = 0.4
     max_question_chars: int = 2000
 
     # loading

@@ -1,0 +1,150 @@
+"""Sentence evidence: how well one sentence of a retrieved passage answers a question.
+
+Each candidate sentence gets a small feature vector; a linear model turns it
+into a score. The weights were fitted by listwise logistic regression on the
+first 1,100 ViQuAD development questions (the rest held out) and are listed
+in ``evals/RESULTS.md``; they only rank sentences of one question against each
+other. Abstention uses :func:`answerability`, a separate calibrated score.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lexical import KeywordIndex, query_terms
+from .retriever import Retrieved
+from .vietnamese import fold, match_key, syllables
+
+FEATURES = ("unigram", "pair", "focus", "has_new", "lacks_new", "inv_rank", "rel_score", "short", "dense", "with_previous")
+WEIGHTS = np.array([4.457, 0.970, -0.100, 0.804, -0.804, 1.278, 2.991, -0.144, 1.210, 0.661], dtype=np.float32)
+
+_NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
+_DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\b(?:ngày|tháng|năm|quý)\s+\d+|\b\d{4}\b", re.IGNORECASE)
+# Capitalised words that open the name of an organisation, a title or a place, not of a person.
+_NOT_PERSON = frozenset(
+    """ban bộ sở tỉnh thành ủy uỷ hội trung đảng quốc chính văn cụm nghị kết thủ phó trưởng bí chủ thường
+    tổng cục viện trường công tập nhà quân đại liên mặt tòa toà huyện xã phường thị khu vùng miền sông núi
+    hồ biển đường phố chương đề luật quyết chỉ thông báo hiến học giáo bệnh""".split()
+)
+# Two to four capitalised syllables, not opened by one of those words: most likely a person.
+_CAPITALISED = re.compile(r"\b[A-ZĐ][^\W\d_]*(?:\s+[A-ZĐ][^\W\d_]*){1,3}")
+
+
+class _PersonNames:
+    """``finditer`` over capitalised runs that do not start like an organisation or title."""
+
+    @staticmethod
+    def finditer(text: str):
+        for m in _CAPITALISED.finditer(text):
+            if m.group(0).split()[0].lower() not in _NOT_PERSON:
+                yield m
+
+
+FINDERS = {"number": _NUMBER, "date": _DATE, "name": _PersonNames}
+
+_WANTS = (
+    ("number", re.compile(r"bao nhiêu|mấy|how many|how much|số lượng|bao nhieu|\bmay\b")),
+    ("date", re.compile(r"ngày nào|khi nào|năm nào|tháng nào|bao giờ|lúc nào|when|ngay nao|khi nao|nam nao")),
+    ("name", re.compile(r"^ai\b|\bai\b|who|đồng chí nào|người nào")),
+)
+# Question words: the syllables around them are the question's focus.
+_WH = frozenset("ai gì nào đâu bao nhiêu mấy sao gi nao dau nhieu may".split())
+
+
+def wants(question: str) -> str | None:
+    """The kind of thing a question asks for: 'number', 'date', 'name' or None."""
+    q = question.lower()
+    return next((kind for kind, pattern in _WANTS if pattern.search(q)), None)
+
+
+def has_new(pattern, text: str, question_key: str) -> bool:
+    """Does ``text`` hold a match of ``pattern`` that the question does not already contain?"""
+    folded_question = fold(question_key)
+    return any(
+        not (question_key and fold(match_key(m.group(0))) in folded_question) for m in pattern.finditer(text)
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question analysed once: its weighted terms, pairs, focus and expected answer kind."""
+
+    text: str
+    folded: bool
+    terms: frozenset[str]
+    idf: dict[str, float]
+    pairs: tuple[tuple[str, str], ...]
+    focus: frozenset[str]
+    wants: str | None
+    key: str
+
+    @classmethod
+    def analyse(cls, question: str, keywords: KeywordIndex) -> Question:
+        field, folded = keywords.field(question)
+        terms = query_terms(question, folded)
+        all_syllables = syllables(question, folded=folded)
+        near_wh = {
+            all_syllables[j]
+            for i, t in enumerate(all_syllables) if t in _WH
+            for j in range(max(0, i - 3), min(len(all_syllables), i + 4))
+        }
+        focus = frozenset(t for t in terms if t in near_wh) or frozenset(terms)
+        idf = {t: field.idf(t) for t in terms}
+        key = match_key(fold(question)) if folded else match_key(question)
+        return cls(question, folded, frozenset(terms), idf, tuple(zip(all_syllables, all_syllables[1:])),
+                   focus, wants(question), key)
+
+    def coverage(self, terms: frozenset[str], present: set[str]) -> float:
+        total = sum(self.idf[t] for t in terms)
+        return sum(self.idf[t] for t in terms if t in present) / total if total else 0.0
+
+
+def features(q: Question, text: str, passage: Retrieved, top_score: float, previous: str = "") -> np.ndarray:
+    """The feature vector of one sentence (order: :data:`FEATURES`).
+
+    ``previous`` is the sentence before it in the passage: news prose often names
+    the event in one sentence and gives the answer in the next.
+    """
+    toks = syllables(text, folded=q.folded)
+    present = set(toks)
+    with_previous = q.coverage(q.terms, present | set(syllables(previous, folded=q.folded))) if previous else 0.0
+    unigram = q.coverage(q.terms, present)
+    # a pair weighs what its content syllables weigh; question and function words weigh nothing
+    weight = {p: q.idf.get(p[0], 0.0) + q.idf.get(p[1], 0.0) for p in q.pairs}
+    pair_weight = sum(weight.values())
+    if pair_weight:
+        sent_pairs = set(zip(toks, toks[1:]))
+        pair = sum(w for p, w in weight.items() if p in sent_pairs) / pair_weight
+    else:
+        pair = unigram
+    new = bool(q.wants) and has_new(FINDERS[q.wants], text, q.key)
+    return np.array([
+        unigram, pair, q.coverage(q.focus, present),
+        float(new), float(bool(q.wants) and not new),
+        1.0 / passage.rank, passage.score / top_score if top_score > 0 else 0.0,
+        float(len(toks) < 5), passage.dense_score or 0.0, with_previous,
+    ], dtype=np.float32)
+
+
+def answerability(best: np.ndarray, passages: list[Retrieved]) -> float:
+    """Confidence that the best sentence answers, from signals that do not depend on corpus size.
+
+    Logistic model over the best sentence's unigram and pair coverage and the
+    highest dense cosine among the passages; fitted on ViQuAD dev questions
+    asked with and without their gold passage (``evals/RESULTS.md``).
+    """
+    cosine = max((p.dense_score or 0.0) for p in passages) if passages else 0.0
+    b0, b_uni, b_pair, b_cos = ANSWERABILITY
+    z = b0 + b_uni * float(best[0]) + b_pair * float(best[1]) + b_cos * cosine
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# intercept, unigram coverage, pair coverage, best dense cosine
+ANSWERABILITY = (-3.772, 4.329, 2.009, 1.027)
+
+
+__all__ = ["FEATURES", "WEIGHTS", "Question", "answerability", "features", "wants"]
