@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     p.add_argument("-i", "--index", help="index folder (default: the cache folder keyed by the corpus path)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of rag.Settings (repeatable); passed to `virag eval`")
     return p
 
 
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         eval_argv += ["--index", args.index]
     if args.quiet:
         eval_argv.append("--quiet")
+    for pair in args.set:
+        eval_argv += ["--set", pair]
 
     from rag.cli import main as virag
 

@@ -52,6 +52,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
                    help="print the metrics of two --json runs side by side with deltas, and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a setting of rag.Settings, e.g. --set fusion=rrf (repeatable)")
 
 
 def _print_issues(qs) -> None:
@@ -150,7 +152,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .runner import EvalRunner, missing_documents
 
     settings = Settings(top_k=args.k, candidates=max(Settings.candidates, args.k),
-                        **({"model": args.model} if args.model else {}))
+                        **({"model": args.model} if args.model else {})).with_overrides(args.set or [])
     if args.k < 10:
         print(f"Note: with --k {args.k}, the @10 metrics see only {args.k} passages.", file=sys.stderr)
     qa = _assistant(args, settings)

@@ -33,7 +33,7 @@ def _settings(args: argparse.Namespace):
     if getattr(args, "top_k", None):
         changes["top_k"] = args.top_k
         changes["candidates"] = max(Settings.candidates, args.top_k)
-    return Settings(**changes)
+    return Settings(**changes).with_overrides(getattr(args, "set", None) or [])
 
 
 def _assistant(args: argparse.Namespace, *, show_progress: bool = False):
@@ -134,16 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def set_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a setting of rag.Settings, e.g. --set fusion=rrf (repeatable)")
+
     def corpus_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS}, unless --index is given)")
         p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
         p.add_argument("-k", "--top-k", type=int, help="passages to retrieve (default: 5)")
         p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+        set_arg(p)
 
     p = sub.add_parser("index", help="index a folder of .txt/.md files")
     p.add_argument("path", help="corpus folder")
     p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
     p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+    set_arg(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question")

@@ -51,6 +51,8 @@ class Settings:
     fusion: Literal["zscore", "rrf"] = "zscore"
     dense_weight: float = 2.0
     bm25_weight: float = 1.0
+    # restore the diacritics of an unaccented query (from corpus statistics) before embedding it
+    restore_diacritics: bool = True
     # weight of syllable-pair BM25 relative to single syllables
     pair_weight: float = 0.5
     rrf_k: int = 60
@@ -88,6 +90,27 @@ class Settings:
     @property
     def home_dir(self) -> Path:
         return Path(self.home).expanduser() if self.home else default_home()
+
+    def with_overrides(self, pairs: list[str]) -> Settings:
+        """Apply ``KEY=VALUE`` strings (the CLI's ``--set``), converting each value to the field's type."""
+        types = {f.name: f.type for f in fields(self)}
+        changes = {}
+        for pair in pairs:
+            key, sep, raw = pair.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in types:
+                msg = f"Bad --set {pair!r}: expected KEY=VALUE with KEY one of {sorted(types)}."
+                raise ConfigError(msg)
+            kind = str(types[key])
+            try:
+                if kind == "bool":
+                    changes[key] = raw.strip().lower() in ("1", "true", "yes", "on")
+                else:
+                    changes[key] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+            except ValueError:
+                msg = f"Bad --set {pair!r}: '{key}' needs a {kind} value."
+                raise ConfigError(msg) from None
+        return self.with_(**changes)
 
     def with_(self, **changes) -> Settings:
         unknown = set(changes) - {f.name for f in fields(self)}

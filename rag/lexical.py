@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -84,6 +85,14 @@ class KeywordIndex:
         self.exact = _Fields(tokens)
         self.folded = _Fields([[fold(t) for t in ts] for ts in tokens])
         self.n = len(texts)
+        self._tokens = tokens
+        self._restorer: DiacriticRestorer | None = None
+
+    def restore(self, query: str) -> str:
+        """``query`` with the diacritics the corpus most likely meant ('cum thi dua' → 'cụm thi đua')."""
+        if self._restorer is None:  # built on the first unaccented query only
+            self._restorer = DiacriticRestorer(self._tokens)
+        return self._restorer.run(query)
 
     def field(self, query: str) -> tuple[_Field, bool]:
         """The unigram field a query is matched on (for IDF), and whether it is the folded one."""
@@ -101,6 +110,64 @@ class KeywordIndex:
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunk ids with a positive score, best first."""
         return top_k(self.scores(query), k)
+
+
+_QUESTION_WORDS = ("nào", "gì", "đâu", "nhiêu", "mấy", "thế", "sao", "bao", "giờ", "tại", "vì", "ai", "khi", "là")
+
+
+class DiacriticRestorer:
+    """Restores Vietnamese diacritics from the corpus's own syllable and syllable-pair counts.
+
+    Each unaccented syllable may stand for several accented ones ('so' → số, sở, sơ …); the
+    most likely sequence is found by Viterbi over the corpus's pair counts, so neighbours
+    decide ('thi dua' → 'thi đua').
+    """
+
+    def __init__(self, token_lists: list[list[str]], max_forms: int = 6) -> None:
+        unigrams: Counter[str] = Counter()
+        bigrams: Counter[tuple[str, str]] = Counter()
+        for tokens in token_lists:
+            unigrams.update(tokens)
+            bigrams.update(zip(tokens, tokens[1:]))
+        forms: dict[str, list[str]] = {}
+        for form, _ in unigrams.most_common():
+            bucket = forms.setdefault(fold(form), [])
+            if len(bucket) < max_forms:
+                bucket.append(form)
+        for word in _QUESTION_WORDS:  # questions use words the documents may not
+            bucket = forms.setdefault(fold(word), [])
+            if word not in bucket:
+                bucket.append(word)
+        self.unigrams, self.bigrams, self.forms = unigrams, bigrams, forms
+
+    def run(self, query: str) -> str:
+        words = list(re.finditer(r"\w+", query))
+        if not words:
+            return query
+        options = [self.forms.get(fold(w.group(0).lower()), [w.group(0).lower()]) for w in words]
+        # Viterbi: log-count of each pair, plus a small prior for frequent single syllables
+        best = [{c: (0.1 * math.log1p(self.unigrams[c]), [c]) for c in options[0]}]
+        for i in range(1, len(options)):
+            step = {}
+            for c in options[i]:
+                prior = 0.1 * math.log1p(self.unigrams[c])
+                score, path = max(
+                    ((s + math.log1p(self.bigrams[(p, c)]) + prior, path) for p, (s, path) in best[-1].items()),
+                    key=lambda x: x[0],
+                )
+                step[c] = (score, [*path, c])
+            best.append(step)
+        restored = max(best[-1].values(), key=lambda x: x[0])[1]
+        out, last = [], 0
+        for m, form in zip(words, restored):
+            original = m.group(0)
+            if fold(form) != fold(original.lower()):
+                form = original  # no corpus form for this word
+            elif original[:1].isupper():
+                form = form[:1].upper() + form[1:]
+            out.append(query[last : m.start()] + form)
+            last = m.end()
+        return "".join(out) + query[last:]
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from .chunking import Chunk
 from .config import Settings
 from .lexical import KeywordIndex, top_k
 from .store import StoredIndex
+from .vietnamese import has_diacritics
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ class HybridRetriever:
         started = time.perf_counter()
         s = self.settings
         k = k or s.top_k
-        qvec = self.encoder.encode_query([query])
+        # An unaccented query embeds poorly: the dense side gets its diacritics restored from the corpus.
+        dense_query = query if has_diacritics(query) or not self.settings.restore_diacritics else self.keywords.restore(query)
+        qvec = self.encoder.encode_query([dense_query])
         d_scores, d_ids = self.index.search(qvec, s.candidates)
         dense_ids = [int(i) for i in d_ids[0] if i >= 0]
         kw_all = self.keywords.scores(query)

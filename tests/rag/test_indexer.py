@@ -71,3 +71,12 @@ def test_empty_corpus_is_a_clear_error(settings, encoder, tmp_path):
 def test_settings_reject_bad_values():
     with pytest.raises(Exception, match="'top_k' must be positive"):
         Settings(top_k=0)
+
+
+def test_settings_overrides_are_typed_and_validated():
+    s = Settings().with_overrides(["top_k=7", "dense_weight=1.5", "fusion=rrf", "restore_diacritics=false"])
+    assert (s.top_k, s.dense_weight, s.fusion, s.restore_diacritics) == (7, 1.5, "rrf", False)
+    with pytest.raises(Exception, match=re.escape("Bad --set 'topk=3'")):
+        Settings().with_overrides(["topk=3"])
+    with pytest.raises(Exception, match="'top_k' needs a int value"):
+        Settings().with_overrides(["top_k=many"])

@@ -30,3 +30,35 @@ def test_langchain_retriever_carries_offsets(seed_assistant):
     meta = docs[0].metadata
     text = seed_assistant.index.texts[meta["source"]]
     assert docs[0].page_content.startswith(text[meta["start"] : meta["start"] + 20])
+
+
+def test_diacritics_are_restored_from_the_corpus(seed_assistant):
+    restored = seed_assistant.retriever.keywords.restore("Cum thi dua so 2 gom nhung tinh nao?")
+    assert restored == "Cụm thi đua số 2 gồm những tỉnh nào?"
+
+
+def test_unaccented_query_ranks_like_the_accented_one(seed_assistant):
+    accented = seed_assistant.retriever.run("Ai trình bày báo cáo tại hội nghị tổng kết Cụm thi đua số III?")
+    plain = seed_assistant.retriever.run("Ai trinh bay bao cao tai hoi nghi tong ket Cum thi dua so III?")
+    assert plain.passages[0].chunk_id == accented.passages[0].chunk_id
+
+
+def test_each_retriever_alone_misses_what_fusion_finds(seed_assistant, settings):
+    """A query only BM25 gets right and one only dense gets right; the fused ranking has both."""
+    from rag.retriever import HybridRetriever
+
+    def top_source(weights, query):
+        r = HybridRetriever(settings.with_(dense_weight=weights[0], bm25_weight=weights[1]),
+                            seed_assistant.encoder, seed_assistant.index)
+        return [p.chunk.source for p in r.run(query).passages]
+
+    # an exact figure only lexical matching pins down
+    lexical = "13/26 phần việc"
+    # English: only the multilingual embedding connects it to the Vietnamese list of provinces
+    semantic = "Which provinces belong to the second emulation cluster?"
+    assert top_source((0.0, 1.0), lexical)[0] == "001_7d2fc00ee8fcd6c5.txt"
+    assert top_source((1.0, 0.0), lexical)[0] != "001_7d2fc00ee8fcd6c5.txt"
+    assert top_source((1.0, 0.0), semantic)[0] == "004_67d702c3fe2dbdbb.txt"
+    assert top_source((0.0, 1.0), semantic)[0] != "004_67d702c3fe2dbdbb.txt"
+    assert top_source((2.0, 1.0), lexical)[0] == "001_7d2fc00ee8fcd6c5.txt"
+    assert top_source((2.0, 1.0), semantic)[0] == "004_67d702c3fe2dbdbb.txt"
