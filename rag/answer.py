@@ -43,6 +43,13 @@ class Answer:
     passages: list[Retrieved]
     confidence: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    answerer: str = "extractive"
+    # LLM answers: cited numbers that were not retrieved passages (removed from the text)
+    invalid_citations: list[int] = field(default_factory=list)
+    # LLM answers: True when the model cited nothing valid and the extractive answer was used
+    fell_back: bool = False
+    # follow-ups: the question as it was searched, after the conversation was taken into account
+    search_query: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -50,6 +57,10 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),
+            "answerer": self.answerer,
+            "invalid_citations": self.invalid_citations,
+            "fell_back": self.fell_back,
+            "search_query": self.search_query,
             "citations": [c.__dict__ for c in self.citations],
             "passages": [
                 {"rank": p.rank, "source": p.chunk.source, "start": p.chunk.start, "end": p.chunk.end,

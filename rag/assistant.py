@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from embeddings.encoder import Encoder
@@ -13,6 +14,8 @@ from .answer import Answer, ExtractiveAnswerer
 from .chain import ViragRetriever, build_chain
 from .config import Settings
 from .errors import IndexError_, QuestionError
+from .followup import condense, condense_with_llm
+from .llm import CitationValidator
 from .indexer import Indexer, IndexReport
 from .retriever import HybridRetriever
 from .store import StoredIndex, read_index
@@ -41,7 +44,14 @@ class Assistant:
         self.index = index
         self.report = report
         self.retriever = HybridRetriever(self.settings, self.encoder, index)
-        self.answerer = ExtractiveAnswerer(self.settings, index, self.retriever.keywords)
+        self.extractive = ExtractiveAnswerer(self.settings, index, self.retriever.keywords)
+        self.chat_model = None
+        self.answerer = self.extractive
+        if self.settings.answerer != "extractive":
+            from .llm import LLMAnswerer, make_chat_model
+
+            self.chat_model = make_chat_model(self.settings)
+            self.answerer = LLMAnswerer(self.settings, self.chat_model, self.extractive)
         self.chain = build_chain(self.retriever, self.answerer)
 
     @classmethod
@@ -86,13 +96,91 @@ class Assistant:
             question = question[:limit]
         return question
 
-    def ask(self, question: str) -> Answer:
-        """Answer ``question`` from the corpus, citing exact spans; abstains when the documents do not say."""
+    def _search_query(self, question: str, history: list[str] | None) -> str:
+        if not history:
+            return question
+        if self.chat_model is not None:
+            return condense_with_llm(self.chat_model, question, history)
+        return condense(question, history)
+
+    def ask(self, question: str, *, history: list[str] | None = None) -> Answer:
+        """Answer ``question`` from the corpus, citing exact spans; abstains when the documents do not say.
+
+        ``history``: earlier questions of the conversation, oldest first, for follow-ups.
+        """
         started = time.perf_counter()
         question = self._clean(question)
         if not re.search(r"\w", question):
             answer = Answer(question, NO_WORDS_TEXT, [], True, [])
         else:
-            answer = self.chain.invoke(question)
+            query = self._search_query(question, history)
+            answer = self.chain.invoke(query)
+            answer.question, answer.search_query = question, query
         answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        return answer
+
+    def stream(self, question: str, *, history: list[str] | None = None) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the finished :class:`Answer`.
+
+        Citation numbers in the pieces are already final: a streamed ``[n]`` never changes.
+        """
+        started = time.perf_counter()
+        question = self._clean(question)
+        if self.chat_model is None or not re.search(r"\w", question):
+            answer = self.ask(question, history=history)
+            if not answer.abstained:
+                words = answer.text.split(" ")
+                for i in range(0, len(words), 4):
+                    yield (" " if i else "") + " ".join(words[i : i + 4])
+            else:
+                yield answer.text
+            yield answer
+            return
+        query = self._search_query(question, history)
+        retrieval = self.retriever.run(query)
+        raw, shown = "", ""
+        for piece in self.answerer.stream(query, retrieval):
+            raw += piece
+            validator = CitationValidator(retrieval)
+            # hold back a half-written marker and trailing spaces: both may still be rewritten
+            text = re.sub(r"\s*\[\d*$", "", validator.rewrite(raw)).rstrip()
+            if text.startswith(shown) and len(text) > len(shown):
+                yield text[len(shown) :]
+                shown = text
+        answer = self.answerer.finish(query, raw, retrieval)
+        answer.question, answer.search_query = question, query
+        answer.timings_ms.update(retrieve=retrieval.ms, total=(time.perf_counter() - started) * 1000)
+        yield answer
+
+    def chat(self, messages: list[dict]) -> Answer:
+        """Answer the last user message of an OpenAI-style ``messages`` list, using earlier ones as context."""
+        users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+        if not users:
+            msg = "messages holds no {'role': 'user', 'content': …} entry."
+            raise QuestionError(msg)
+        return self.ask(users[-1], history=users[:-1])
+
+    def conversation(self) -> Conversation:
+        """A conversation that remembers its questions, for follow-ups."""
+        return Conversation(self)
+
+
+class Conversation:
+    """Questions asked in turn; each one may lean on the ones before.
+
+    Example::
+
+        conv = qa.conversation()
+        conv.ask("Cụm thi đua số 2 gồm những tỉnh nào?")
+        conv.ask("Còn cụm số III thì sao?")        # searched with the first question's context
+    """
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.questions: list[str] = []
+
+    def ask(self, question: str) -> Answer:
+        answer = self.assistant.ask(question, history=self.questions)
+        # remember the completed question, so a follow-up of a follow-up keeps the context
+        self.questions.append(answer.search_query or answer.question)
         return answer

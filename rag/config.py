@@ -69,6 +69,14 @@ class Settings:
     abstain_threshold: float = 0.4
     max_question_chars: int = 2000
 
+    # "extractive" needs no LLM; "openai" is any OpenAI-compatible server; "llamacpp" a local GGUF file
+    answerer: Literal["extractive", "openai", "llamacpp"] = "extractive"
+    llm_base_url: str | None = None  # or $VIRAG_LLM_BASE_URL; the API key only from $VIRAG_LLM_API_KEY
+    llm_model: str | None = None  # or $VIRAG_LLM_MODEL
+    llm_model_path: str | None = None
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 512
+
     # loading
     max_file_mb: float = 50.0
 
@@ -79,6 +87,9 @@ class Settings:
                 raise ConfigError(msg)
         if self.chunk_overlap_sentences < 0:
             msg = f"Setting 'chunk_overlap_sentences' must be >= 0, got {self.chunk_overlap_sentences!r}."
+            raise ConfigError(msg)
+        if self.answerer not in ("extractive", "openai", "llamacpp"):
+            msg = f"Setting 'answerer' must be 'extractive', 'openai' or 'llamacpp', got {self.answerer!r}."
             raise ConfigError(msg)
         if self.fusion not in ("zscore", "rrf"):
             msg = f"Setting 'fusion' must be 'zscore' or 'rrf', got {self.fusion!r}."

@@ -1,0 +1,63 @@
+"""Follow-up questions: turn "Còn cụm số III thì sao?" into a question that stands alone.
+
+Without an LLM, a question that reads like a follow-up (it opens with "còn", ends with "thì
+sao", leans on "đó/ấy/này/họ", or is very short) borrows the previous question: the previous
+question with its specifics (numbers, names) replaced by the new ones. With an LLM, the model
+rewrites it (langchain's condense-question step).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lexical import query_terms
+from .vietnamese import fold, has_diacritics
+
+_OPENERS = ("còn", "thế còn", "vậy còn", "vậy", "và", "thế")
+_CLOSERS = ("thì sao", "thì thế nào", "thì như thế nào", "ra sao", "thế nào")
+_PRONOUNS = ("đó", "ấy", "này", "họ", "nó", "đấy", "trên")
+_SPECIFIC = re.compile(r"\b(?:\d+(?:[./]\d+)*|[IVXLC]+)\b|\b[A-ZĐ][^\W\d_]*(?:\s+[A-ZĐ][^\W\d_]*)+")
+CONDENSE_PROMPT = (
+    "Dựa vào các câu hỏi trước trong cuộc trò chuyện, viết lại câu hỏi tiếp theo thành một câu hỏi "
+    "đầy đủ, tự hiểu được, bằng tiếng Việt. Chỉ trả lời bằng câu hỏi đã viết lại."
+)
+
+
+def _key(text: str) -> str:
+    return " ".join(fold(text.lower()).split())
+
+
+def is_followup(question: str) -> bool:
+    """Does ``question`` lean on an earlier one?"""
+    key = _key(question).rstrip("?!. ")
+    if any(key.startswith(_key(o) + " ") for o in _OPENERS) or any(key.endswith(_key(c)) for c in _CLOSERS):
+        return True
+    if has_diacritics(question):
+        words = set(re.findall(r"\w+", question.lower()))
+        if words & set(_PRONOUNS):
+            return True
+    return len(query_terms(question, not has_diacritics(question))) <= 2
+
+
+def condense(question: str, history: list[str]) -> str:
+    """The question to search for: ``question`` itself, or completed from the last question of ``history``."""
+    if not history or not is_followup(question):
+        return question
+    previous = history[-1]
+    if _SPECIFIC.search(question):
+        previous = _SPECIFIC.sub(" ", previous)
+    return " ".join(f"{previous} {question}".split())
+
+
+def condense_with_llm(chat_model, question: str, history: list[str]) -> str:
+    """Ask the chat model for a stand-alone question (falls back to :func:`condense` on failure)."""
+    if not history:
+        return question
+    lines = "\n".join(f"- {h}" for h in history[-4:])
+    try:
+        reply = chat_model.invoke([("system", CONDENSE_PROMPT),
+                                   ("human", f"Các câu hỏi trước:\n{lines}\n\nCâu hỏi tiếp theo: {question}")])
+        text = str(reply.content).strip()
+    except Exception:  # a flaky server must not break the conversation
+        return condense(question, history)
+    return text or condense(question, history)
