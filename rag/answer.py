@@ -30,6 +30,7 @@ class Citation:
     end: int
     quote: str
     score: float
+    page: int | None = None  # 1-based, for paged formats (PDF)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class ExtractiveAnswerer:
         for n, g in enumerate(groups, start=1):
             source, start, end = g[0].passage.chunk.source, g[0].start, g[-1].end
             quote = self.index.quote(source, start, end)
-            citations.append(Citation(n, source, start, end, quote, round(max(c.score for c in g), 4)))
+            citations.append(Citation(n, source, start, end, quote, round(max(c.score for c in g), 4),
+                                      self.index.page_of(source, start)))
             parts.append(f"{' '.join(quote.split())} [{n}]")
         return Answer(question, " ".join(parts), citations, False, retrieval.passages, confidence=confidence)

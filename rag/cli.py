@@ -67,7 +67,8 @@ def render_answer(answer) -> str:
     lines = [answer.text, ""]
     if answer.citations:
         for c in answer.citations:
-            lines.append(f"[{c.n}] {c.source} ({c.start}–{c.end})")
+            page = f"tr. {c.page}, " if c.page else ""
+            lines.append(f"[{c.n}] {c.source} ({page}{c.start}–{c.end})")
     elif answer.passages:
         lines.append("Các đoạn gần nhất / closest passages:")
         for p in answer.passages[:3]:
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
         set_arg(p)
 
-    p = sub.add_parser("index", help="index a folder of .txt/.md files")
+    p = sub.add_parser("index", help="index a folder of .txt, .md, .html, .pdf and .docx files")
     p.add_argument("path", help="corpus folder")
     p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
     p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")

@@ -1,34 +1,55 @@
-"""Load: find the documents of a corpus folder, decode them and normalise to NFC."""
+"""Load: find the documents of a corpus folder, extract their text and normalise it to NFC.
+
+The folder walk and the dispatch by suffix live here; each format's reader is in
+:mod:`rag.formats`. A file that cannot be read is skipped with its reason; the rest are loaded.
+"""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import logging
 import os
+import stat
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import CorpusError, DocumentError
-from .vietnamese import nfc
+from .formats import FORMATS, read, unsupported
+from .formats.encoding import decode  # noqa: F401  (re-exported: rag.documents.decode)
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+#: Every suffix virag reads (lower case); the UI accepts uploads of these.
+SUPPORTED_SUFFIXES = tuple(FORMATS)
 
 
 @dataclass(frozen=True)
 class Document:
-    """A decoded source file. Offsets everywhere in virag index ``text``.
+    """A source file's text. Offsets everywhere in virag index ``text``.
 
-    ``text`` is the file decoded (BOM removed, line endings kept) and NFC-normalised;
-    for an NFC file, ``text[start:end]`` is exactly the characters of the file.
+    For ``.txt``/``.md``, ``text`` is the file decoded (BOM removed, line endings kept) and
+    NFC-normalised: for a UTF-8 file in NFC, ``text[start:end]`` is exactly the file's characters.
+    For ``.html``, ``.pdf`` and ``.docx`` it is the text extracted from the file (see
+    :mod:`rag.formats`). ``pages`` holds the offset where each page starts (PDF only).
     """
 
     source: str  # path relative to the corpus root, with '/'
     text: str
     sha256: str
+    pages: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding ``text[offset]``, or None for a format without pages."""
+        return page_at(self.pages, offset)
+
+
+def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The 1-based page whose start offset is the last one ``<= offset``; None when ``pages`` is empty."""
+    if not pages:
+        return None
+    return max(1, bisect_right(pages, offset))
 
 
 @dataclass(frozen=True)
@@ -39,75 +60,121 @@ class Skipped:
     reason: str
 
 
-def decode(raw: bytes, source: str) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with BOM; anything else is a :class:`DocumentError`."""
-    if raw.startswith(codecs.BOM_UTF8):
-        raw, encoding = raw[len(codecs.BOM_UTF8) :], "utf-8"
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        msg = (
-            f"{source}: not valid {encoding.upper()} (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); "
-            "save it as UTF-8 or UTF-16 with BOM."
-        )
-        raise DocumentError(msg) from None
-    if "\x00" in text:
-        msg = f"{source}: contains NUL characters; it looks like a binary file, not text."
-        raise DocumentError(msg)
-    return text
+def suffix_of(name: str) -> str:
+    """The lower-case suffix that picks the reader ('' when there is none)."""
+    return PurePosixPath(name).suffix.lower()
 
 
 def load_document(path: Path, source: str, *, max_bytes: int | None = None) -> Document:
-    """Read and decode one file; raises :class:`DocumentError` naming the file."""
+    """Read one file and extract its text; raises :class:`DocumentError` naming the file.
+
+    The reader is chosen by the suffix of ``source`` (of ``path`` when ``source`` has none), so an
+    upload stored under a temporary name is read as the format of its real name. The size is
+    checked before anything is read, and never more than ``max_bytes + 1`` bytes are read.
+    """
+    suffix = suffix_of(source) or suffix_of(Path(path).name)
+    if suffix not in FORMATS:
+        raise DocumentError(unsupported(source, suffix))
     try:
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            msg = f"{source}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit (setting 'max_file_mb')."
-            raise DocumentError(msg)
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a named pipe must not wait for a writer; regular files ignore it
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                msg = f"{source}: not a regular file."
+                raise DocumentError(msg)
+            if max_bytes is not None and st.st_size > max_bytes:
+                raise DocumentError(_too_large(source, st.st_size, max_bytes))
+            raw = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except OSError as exc:
         msg = f"{source}: cannot be read ({exc.strerror or exc})."
         raise DocumentError(msg) from None
-    text = nfc(decode(raw, source))
-    if not text.strip():
+    if max_bytes is not None and len(raw) > max_bytes:  # it grew while we looked
+        raise DocumentError(_too_large(source, len(raw), max_bytes))
+    if not raw.strip():
         msg = f"{source}: empty (no text to index)."
         raise DocumentError(msg)
-    return Document(source=source, text=text, sha256=hashlib.sha256(raw).hexdigest())
+    extracted = read(raw, source, suffix)
+    if not extracted.text.strip():
+        msg = f"{source}: empty (no text to index)."
+        raise DocumentError(msg)
+    return Document(source, extracted.text, hashlib.sha256(raw).hexdigest(), extracted.pages)
 
 
-def iter_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Supported files under ``root`` in a stable order, following no symlinked folders twice."""
-    root = Path(root)
+def _too_large(source: str, size: int, max_bytes: int) -> str:
+    return f"{source}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit (setting 'max_file_mb')."
+
+
+def _walk(root: Path, problems: list[Skipped]) -> Iterator[tuple[Path, str]]:
+    """Every non-hidden file under ``root``, in a stable order (files, then sub-folders, by name).
+
+    Symlinked folders are followed, but no folder is entered twice, so symlink loops end. The
+    walk keeps its own stack: folders nested thousands deep cannot overflow the interpreter's.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        where = folder.relative_to(root).as_posix()
+        try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:  # a symlink loop, or a second link to a folder
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Skipped(f"{where}/", f"{where}/: folder cannot be read ({exc.strerror or exc})."))
+            continue
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            path = Path(entry.path)
+            if is_dir:
+                folders.append(path)
+            else:
+                yield path, path.relative_to(root).as_posix()
+        stack.extend(reversed(folders))
+
+
+def _check_root(root: Path) -> None:
     if not root.exists():
         msg = f"Corpus folder '{root}' does not exist."
         raise CorpusError(msg)
-    if root.is_file():
+
+
+def iter_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """Supported files under ``root`` as ``(path, source)``; ``root`` may also be one file."""
+    root = Path(root)
+    _check_root(root)
+    if not root.is_dir():
         yield root, root.name
         return
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen:  # a symlink loop
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.lower().endswith(SUPPORTED_SUFFIXES):
-                continue
-            path = Path(dirpath) / name
-            yield path, path.relative_to(root).as_posix()
+    for path, source in _walk(root, []):
+        if suffix_of(source) in FORMATS:
+            yield path, source
 
 
 def load_folder(root: Path, *, max_file_mb: float = 50.0) -> tuple[list[Document], list[Skipped]]:
-    """Every readable document under ``root``, plus the files skipped with their reasons."""
+    """Every readable document under ``root``, plus the files skipped with their reasons.
+
+    Files of other formats are skipped with a message; hidden files and folders are ignored.
+    """
+    root = Path(root)
+    _check_root(root)
     docs: list[Document] = []
     skipped: list[Skipped] = []
-    for path, source in iter_files(root):
+    files = [(root, root.name)] if not root.is_dir() else _walk(root, skipped)
+    for path, source in files:
+        if suffix_of(source) not in FORMATS:
+            reason = unsupported(source, suffix_of(source))
+            logger.info(reason)
+            skipped.append(Skipped(source, reason))
+            continue
         try:
             docs.append(load_document(path, source, max_bytes=int(max_file_mb * 1e6)))
         except DocumentError as exc:

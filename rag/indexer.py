@@ -13,7 +13,7 @@ from embeddings.encoder import Encoder
 
 from .chunking import Chunk, Chunker
 from .config import Settings
-from .documents import Document, Skipped, load_folder
+from .documents import SUPPORTED_SUFFIXES, Document, Skipped, load_folder
 from .errors import CorpusError, IndexError_
 from .store import Manifest, StoredIndex, index_lock, new_vector_index, read_index, write_index
 
@@ -97,7 +97,7 @@ class Indexer:
         started = time.perf_counter()
         docs, skipped = load_folder(corpus, max_file_mb=self.settings.max_file_mb)
         if not docs:
-            why = "; ".join(s.reason for s in skipped[:5]) or "no .txt or .md files found"
+            why = "; ".join(s.reason for s in skipped[:5]) or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})"
             msg = f"Corpus '{corpus}' has no readable documents ({why})."
             raise CorpusError(msg)
         with index_lock(index_dir):
@@ -133,6 +133,7 @@ class Indexer:
             parts: list[np.ndarray] = []
             files: dict[str, dict] = {}
             texts: dict[str, str] = {}
+            pages: dict[str, tuple[int, ...]] = {}
             cursor = 0
             for d in docs:  # keep corpus order so ids are stable and deterministic
                 if d.source in new_chunks:
@@ -147,13 +148,15 @@ class Indexer:
                 parts.append(vecs)
                 files[d.source] = {"sha256": d.sha256, "chunks": len(cs)}
                 texts[d.source] = d.text
+                if d.pages:
+                    pages[d.source] = d.pages
             dimension = int(parts[0].shape[1]) if parts and parts[0].size else self.encoder.dimension
             vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
             manifest = Manifest(
                 model=self.encoder.fingerprint(), dimension=dimension,
                 chunker=self.settings.chunker_settings(), files=files,
             )
-            report.index = StoredIndex(manifest, chunks, new_vector_index(vectors, dimension), texts)
+            report.index = StoredIndex(manifest, chunks, new_vector_index(vectors, dimension), texts, pages=pages)
             write_index(index_dir, report.index)
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())

@@ -102,7 +102,8 @@ class CitationValidator:
         for new, n in enumerate(self.order, start=1):
             p = self.retrieval.passages[n - 1]
             c = p.chunk
-            out.append(Citation(new, c.source, c.start, c.end, index.quote(c.source, c.start, c.end), round(p.score, 4)))
+            out.append(Citation(new, c.source, c.start, c.end, index.quote(c.source, c.start, c.end),
+                                round(p.score, 4), index.page_of(c.source, c.start)))
         return out
 
 

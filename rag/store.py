@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import Chunk
+from .documents import page_at
 from .errors import IndexError_
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: documents.jsonl records each PDF's page start offsets
 _CURRENT = "CURRENT"
 _FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl", "dense_stats.npy")
 
@@ -55,6 +56,7 @@ class StoredIndex:
     texts: dict[str, str]  # source → document text (offsets index it)
     dense_stats: np.ndarray | None = None  # row 0: mean vector; rows 1..d: covariance (see dense_moments)
     path: Path | None = None
+    pages: dict[str, tuple[int, ...]] = field(default_factory=dict)  # source → page start offsets (PDFs only)
 
     def __post_init__(self) -> None:
         if self.dense_stats is None:
@@ -62,6 +64,10 @@ class StoredIndex:
 
     def quote(self, source: str, start: int, end: int) -> str:
         return self.texts[source][start:end]
+
+    def page_of(self, source: str, offset: int) -> int | None:
+        """The 1-based page of ``texts[source][offset]``; None for formats without pages (all but PDF)."""
+        return page_at(self.pages.get(source, ()), offset)
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self.vectors.ntotal)
@@ -143,7 +149,8 @@ def write_index(root: Path, index: StoredIndex) -> Path:
         np.save(tmp / "dense_stats.npy", index.dense_stats, allow_pickle=False)
         with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
             for source, text in index.texts.items():
-                fh.write(json.dumps({"source": source, "text": text}, ensure_ascii=False) + "\n")
+                record = {"source": source, "text": text, "pages": list(index.pages.get(source, ()))}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         index.manifest.checksums = {name: _sha256(tmp / name) for name in _FILES}
         (tmp / "manifest.json").write_text(json.dumps(asdict(index.manifest), ensure_ascii=False, indent=1))
         for name in (*_FILES, "manifest.json"):
@@ -185,7 +192,8 @@ def read_index(root: Path) -> StoredIndex | None:
         msg = f"Index {version}: manifest.json is missing or unreadable ({exc})."
         raise IndexError_(msg) from None
     if manifest.format_version != FORMAT_VERSION:
-        msg = f"Index {version}: format version {manifest.format_version}, this virag reads {FORMAT_VERSION}."
+        msg = (f"Index {version}: format version {manifest.format_version}, this virag reads {FORMAT_VERSION}; "
+               "rebuild it with `virag index`.")
         raise IndexError_(msg)
     for name in _FILES:
         path = version / name
@@ -195,13 +203,18 @@ def read_index(root: Path) -> StoredIndex | None:
     vectors = faiss.read_index(str(version / "vectors.faiss"))
     with (version / "chunks.jsonl").open(encoding="utf-8") as fh:
         chunks = [_chunk_from_json(line) for line in fh if line.strip()]
+    texts: dict[str, str] = {}
+    pages: dict[str, tuple[int, ...]] = {}
     with (version / "documents.jsonl").open(encoding="utf-8") as fh:
-        texts = {d["source"]: d["text"] for d in map(json.loads, fh)}
+        for d in map(json.loads, fh):
+            texts[d["source"]] = d["text"]
+            if d.get("pages"):
+                pages[d["source"]] = tuple(d["pages"])
     if len(chunks) != vectors.ntotal:
         msg = f"Index {version}: {len(chunks)} chunks but {vectors.ntotal} vectors."
         raise IndexError_(msg)
     stats = np.load(version / "dense_stats.npy", allow_pickle=False)
-    return StoredIndex(manifest, chunks, vectors, texts, stats, version)
+    return StoredIndex(manifest, chunks, vectors, texts, stats, version, pages)
 
 
 @contextmanager

@@ -153,7 +153,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                                          js_on_load=VIEWER_JS)
             with gr.Tab("Tài liệu", id="docs"):
                 gr.Markdown(
-                    f"Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)} (UTF-8), tối đa {service.limits.max_files} tệp "
+                    f"Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)}, tối đa {service.limits.max_files} tệp "
                     f"mỗi lần, mỗi tệp ≤ {service.limits.max_mb:g} MB. Tệp được thêm vào kho tài liệu và "
                     "lập chỉ mục ngay." if service.can_upload else
                     "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu."

@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ import pytest
 
 from rag.chunking import Chunk
 from rag.errors import IndexError_
-from rag.store import Manifest, StoredIndex, index_lock, new_vector_index, read_index, write_index
+from rag.store import FORMAT_VERSION, Manifest, StoredIndex, index_lock, new_vector_index, read_index, write_index
 
 
 def _index(n: int = 3) -> StoredIndex:
@@ -37,13 +38,90 @@ def test_missing_index_is_none(tmp_path):
     assert read_index(tmp_path / "nothing") is None
 
 
-@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.faiss", "documents.jsonl"])
+def test_pages_round_trip(tmp_path):
+    idx = _index()
+    idx.texts["b.pdf"] = "Trang một.\n\nTrang hai."
+    idx.pages["b.pdf"] = (0, 12)
+    write_index(tmp_path, idx)
+    back = read_index(tmp_path)
+    assert back.pages == {"b.pdf": (0, 12)} and back.manifest.format_version == FORMAT_VERSION == 3
+    assert [back.page_of("b.pdf", o) for o in (0, 11, 12, 20)] == [1, 1, 2, 2]
+    assert back.page_of("a.txt", 3) is None and back.page_of("missing.pdf", 0) is None
+
+
+def test_an_older_format_asks_for_a_rebuild(tmp_path):
+    version = write_index(tmp_path, _index())
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    manifest["format_version"] = 2
+    (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexError_, match=re.escape("format version 2, this virag reads 3; rebuild it with")):
+        read_index(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.faiss", "documents.jsonl", "dense_stats.npy"])
 def test_corruption_is_detected(tmp_path, name):
     version = write_index(tmp_path, _index())
     with (version / name).open("r+b") as fh:
         fh.truncate(10)
     with pytest.raises(IndexError_, match=re.escape(f"{name} is missing or corrupted")):
         read_index(tmp_path)
+
+
+def test_one_flipped_byte_is_detected(tmp_path):
+    version = write_index(tmp_path, _index())
+    data = bytearray((version / "documents.jsonl").read_bytes())
+    data[data.index("một".encode()) + 1] ^= 0x01  # same size, still valid UTF-8: only the checksum can tell
+    (version / "documents.jsonl").write_bytes(bytes(data))
+    with pytest.raises(IndexError_, match=re.escape("documents.jsonl is missing or corrupted (checksum mismatch)")):
+        read_index(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["manifest", "pointer", "missing-file"])
+def test_damaged_manifest_or_pointer_is_detected(tmp_path, damage):
+    version = write_index(tmp_path, _index())
+    if damage == "manifest":
+        (version / "manifest.json").write_text('{"model": "m", "dimen', encoding="utf-8")
+    elif damage == "pointer":
+        (tmp_path / "CURRENT").write_text("v-does-not-exist", encoding="utf-8")
+    else:
+        (version / "chunks.jsonl").unlink()
+    with pytest.raises(IndexError_, match=r"missing or (unreadable|corrupted)"):
+        read_index(tmp_path)
+
+
+SOURCE_DIRS = ("rag", "embeddings", "evals", "ui")
+UNPICKLERS = re.compile(r"\b(import pickle|from pickle|cPickle|_pickle|dill|joblib|shelve|marshal\.loads?|torch\.load"
+                        r"|allow_pickle\s*=\s*True|pd\.read_pickle|np\.load\((?![^)]*allow_pickle=False))")
+
+
+def test_no_code_unpickles():
+    root = Path(__file__).resolve().parents[2]
+    found = [f"{path.relative_to(root)}:{n}: {line.strip()}"
+             for folder in SOURCE_DIRS for path in sorted((root / folder).rglob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if UNPICKLERS.search(line)]
+    assert found == []
+
+
+_UNPICKLING: list[str] = []
+
+
+def _audit(event: str, args) -> None:
+    if event == "pickle.find_class":
+        _UNPICKLING.append(f"{args}")
+
+
+def test_index_loads_with_pickle_disabled(monkeypatch, seed_index_dir, seed_assistant):
+    import pickle
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the index tried to unpickle")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    sys.addaudithook(_audit)  # cannot be removed: it only records
+    _UNPICKLING.clear()
+    index = read_index(seed_index_dir)
+    assert index.vectors.ntotal == len(seed_assistant.index.chunks) and _UNPICKLING == []
 
 
 def test_failed_write_keeps_previous_version(tmp_path, monkeypatch):

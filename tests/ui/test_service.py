@@ -23,7 +23,7 @@ def test_safe_filename_stays_inside_the_folder(name, expected):
     assert safe_filename(name) == expected
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "noext", "archive.txt.zip", "x.exe"])
+@pytest.mark.parametrize("name", ["slides.pptx", "noext", "archive.txt.zip", "x.exe"])
 def test_safe_filename_rejects_unsupported_suffixes(name):
     with pytest.raises(ValueError, match="không được hỗ trợ"):
         safe_filename(name)
@@ -40,7 +40,7 @@ def test_rejected_files_say_why_and_write_nothing(service, corpus, tmp_path):
     before = sorted(p.name for p in corpus.iterdir())
     files = {
         "big.txt": "chữ " * 1000,  # over the 1 kB limit of this service
-        "latin1.txt": "Hà Nam".encode("latin-1"),
+        "latin1.txt": "Привет мир".encode("cp1251"),
         "empty.md": "   \n",
         "binary.txt": b"abc\x00def",
         "sheet.xlsx": b"PK\x03\x04",
@@ -55,7 +55,7 @@ def test_rejected_files_say_why_and_write_nothing(service, corpus, tmp_path):
     reasons = dict(result.rejected + result2.rejected)
     assert result.added == [] and result2.added == []
     assert "vượt giới hạn" in reasons["big.txt"]
-    assert "not valid UTF-8" in reasons["latin1.txt"]
+    assert "not UTF-8, UTF-16 or Vietnamese Windows-1258 text" in reasons["latin1.txt"]
     assert "empty" in reasons["empty.md"]
     assert "NUL" in reasons["binary.txt"]
     assert "không được hỗ trợ" in reasons["sheet.xlsx"]
