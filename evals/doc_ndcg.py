@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .ranking import best_ranks, check_ground_truth, check_k, check_lengths, mean
+from .ranking import DocumentMetric
 
 
-class DocumentNDCGEvaluator:
+class DocumentNDCGEvaluator(DocumentMetric):
     """Document-level nDCG at ``k`` with binary relevance.
 
     Each gold document gains ``1 / log2(rank + 1)`` at its best passage rank (once: its other
@@ -25,10 +25,6 @@ class DocumentNDCGEvaluator:
         print([round(s, 4) for s in result["individual_scores"]]) # [1.0, 0.6509]
     """
 
-    def __init__(self, k: int = 10) -> None:
-        check_k(k)
-        self.k = k
-
     @staticmethod
     def calculate_dcg(ranks: Sequence[int]) -> float:
         """Discounted gain of relevant items at these 1-based ranks."""
@@ -39,23 +35,5 @@ class DocumentNDCGEvaluator:
         """The best possible gain: ``n_relevant`` items at ranks 1, 2, … (at most ``k``)."""
         return sum(1.0 / math.log2(r + 1) for r in range(1, min(n_relevant, k) + 1))
 
-    def run(self, ground_truth_documents: Sequence[Sequence[str]],
-            retrieved_documents: Sequence[Sequence[str]]) -> dict:
-        """Score each question.
-
-        Args:
-            ground_truth_documents: the gold file names of each question (non-empty).
-            retrieved_documents: the source file of each retrieved passage, best first.
-
-        Returns:
-            ``{"score": mean or None when there is no question, "individual_scores": [...]}``.
-        """
-        check_lengths(ground_truth_documents=ground_truth_documents, retrieved_documents=retrieved_documents)
-        check_ground_truth(ground_truth_documents)
-        scores = []
-        for gold, retrieved in zip(ground_truth_documents, retrieved_documents):
-            ranks = best_ranks(retrieved[: self.k])
-            gold_set = set(gold)
-            dcg = self.calculate_dcg([ranks[g] for g in gold_set if g in ranks])
-            scores.append(dcg / self.calculate_idcg(len(gold_set), self.k))
-        return {"score": mean(scores), "individual_scores": scores}
+    def score(self, gold: set[str], ranks: dict[str, int]) -> float:
+        return self.calculate_dcg([ranks[g] for g in gold if g in ranks]) / self.calculate_idcg(len(gold), self.k)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from .ranking import best_ranks, check_ground_truth, check_k, check_lengths, mean
+from .ranking import DocumentMetric
 
 
-class DocumentRecallEvaluator:
+class DocumentRecallEvaluator(DocumentMetric):
     """Document-level recall at ``k``, averaged over questions.
 
     A retrieved passage counts for its source file and a document counts once, at its best rank;
@@ -24,26 +22,5 @@ class DocumentRecallEvaluator:
         print(result["individual_scores"])   # [1.0, 0.5, 0.0]
     """
 
-    def __init__(self, k: int = 10) -> None:
-        check_k(k)
-        self.k = k
-
-    def run(self, ground_truth_documents: Sequence[Sequence[str]],
-            retrieved_documents: Sequence[Sequence[str]]) -> dict:
-        """Score each question.
-
-        Args:
-            ground_truth_documents: the gold file names of each question (non-empty).
-            retrieved_documents: the source file of each retrieved passage, best first.
-
-        Returns:
-            ``{"score": mean or None when there is no question, "individual_scores": [...]}``.
-        """
-        check_lengths(ground_truth_documents=ground_truth_documents, retrieved_documents=retrieved_documents)
-        check_ground_truth(ground_truth_documents)
-        scores = []
-        for gold, retrieved in zip(ground_truth_documents, retrieved_documents):
-            ranks = best_ranks(retrieved)
-            gold_set = set(gold)
-            scores.append(sum(1 for g in gold_set if ranks.get(g, self.k + 1) <= self.k) / len(gold_set))
-        return {"score": mean(scores), "individual_scores": scores}
+    def score(self, gold: set[str], ranks: dict[str, int]) -> float:
+        return sum(1 for g in gold if g in ranks) / len(gold)

@@ -53,3 +53,35 @@ def check_ground_truth(ground_truth_documents: Sequence[Sequence[str]]) -> None:
 def mean(scores: Sequence[float]) -> float | None:
     """The mean, or None when there is nothing to average."""
     return sum(scores) / len(scores) if scores else None
+
+
+class DocumentMetric:
+    """Base of the document-level metrics: validation and the per-question loop.
+
+    A subclass implements :meth:`score` for one question: its gold documents and the best rank
+    of every document among the retrieved passages (only the top ``k`` are looked at).
+    """
+
+    def __init__(self, k: int = 10) -> None:
+        check_k(k)
+        self.k = k
+
+    def score(self, gold: set[str], ranks: dict[str, int]) -> float:
+        raise NotImplementedError
+
+    def run(self, ground_truth_documents: Sequence[Sequence[str]],
+            retrieved_documents: Sequence[Sequence[str]]) -> dict:
+        """Score each question.
+
+        Args:
+            ground_truth_documents: the gold file names of each question (non-empty).
+            retrieved_documents: the source file of each retrieved passage, best first.
+
+        Returns:
+            ``{"score": mean or None when there is no question, "individual_scores": [...]}``.
+        """
+        check_lengths(ground_truth_documents=ground_truth_documents, retrieved_documents=retrieved_documents)
+        check_ground_truth(ground_truth_documents)
+        scores = [self.score(set(gold), best_ranks(retrieved[: self.k]))
+                  for gold, retrieved in zip(ground_truth_documents, retrieved_documents)]
+        return {"score": mean(scores), "individual_scores": scores}
