@@ -53,7 +53,7 @@ class Encoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(self.settings.threads or max(1, os.cpu_count() or 1))
         path = self.model_path()
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or self.settings.model == BUILTIN_MODEL
         try:
@@ -62,6 +62,8 @@ class Encoder:
             msg = f"Cannot load embedding model '{self.settings.model}' ({path}): {exc}"
             raise ModelError(msg) from exc
         self._model.eval()
+        if self.settings.precision == "bfloat16":
+            self._model.to(torch.bfloat16)
         self._tokenizer = self._model.tokenizer
 
     @property
@@ -75,12 +77,13 @@ class Encoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
+        # sentence-transformers sorts the texts by length, so each batch carries little padding
         with torch.inference_mode():
             vecs = self.model.encode(
                 list(texts), prompt=prompt, batch_size=self.settings.batch_size,
-                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=show_progress,
+                normalize_embeddings=True, convert_to_tensor=True, show_progress_bar=show_progress,
             )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        return np.ascontiguousarray(vecs.float().cpu().numpy(), dtype=np.float32)
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.settings.query_prompt, False)
@@ -120,4 +123,5 @@ class Encoder:
         else:
             basis = self.settings.model
         digest = hashlib.sha256(basis.encode()).hexdigest()[:16]
-        return f"{self.settings.model}:{digest}:{self.settings.query_prompt!r}:{self.settings.document_prompt!r}"
+        precision = "" if self.settings.precision == "float32" else f":{self.settings.precision}"
+        return f"{self.settings.model}:{digest}{precision}:{self.settings.query_prompt!r}:{self.settings.document_prompt!r}"

@@ -129,6 +129,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.bench import run
+
+    return run(args)
+
+
 # -- parser ----------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="virag", description="Cited question answering over Vietnamese documents.")
@@ -175,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a question set: retrieval, answers, citations, abstention, latency")
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
+
+    from benchmarks.bench import build_parser as bench_arguments  # light: argparse and numpy only
+
+    p = sub.add_parser("bench", help="performance benchmarks: throughput, latency, memory, vs stock LangChain")
+    bench_arguments(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

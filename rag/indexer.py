@@ -73,6 +73,11 @@ class Indexer:
             heading_max_words=s.heading_max_words,
         )
 
+    def _vector_index(self, vectors: np.ndarray, dimension: int):
+        s = self.settings
+        return new_vector_index(vectors, dimension, flat_max=s.flat_max_vectors, hnsw_m=s.hnsw_m,
+                                ef_search=s.hnsw_ef_search)
+
     def _reusable(self, index_dir: Path, report: IndexReport) -> StoredIndex | None:
         try:
             old = read_index(index_dir)
@@ -156,7 +161,7 @@ class Indexer:
                 model=self.encoder.fingerprint(), dimension=dimension,
                 chunker=self.settings.chunker_settings(), files=files,
             )
-            report.index = StoredIndex(manifest, chunks, new_vector_index(vectors, dimension), texts, pages=pages)
+            report.index = StoredIndex(manifest, chunks, self._vector_index(vectors, dimension), texts, pages=pages)
             write_index(index_dir, report.index)
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())

@@ -8,10 +8,13 @@ fields, so "cum thi dua so 2" finds "Cụm thi đua số 2".
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -38,36 +41,92 @@ def query_terms(query: str, folded: bool) -> list[str]:
     return [t for t in syllables(query, folded=folded) if t not in stop]
 
 
+def term_hashes(terms: list[str]) -> np.ndarray:
+    """Stable 64-bit hashes of terms (blake2b): the saved vocabulary is these, sorted, not a dict of strings."""
+    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little")
+                        for t in terms), dtype=np.uint64, count=len(terms))
+
+
 class _Field:
-    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+    """One bm25s index. Saved as .npy arrays (memory-mapped on load, never pickled); its vocabulary
+    is saved as sorted 64-bit term hashes, so loading builds no Python dict of millions of strings."""
+
+    def __init__(self, docs: list[list[str]] | None, k1: float = 1.2, b: float = 0.75) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
         self.bm25 = bm25s.BM25(k1=k1, b=b)
+        self.vocab: dict[str, int] | None = None
+        self._hashes = self._ids = None
+        if docs is None:  # filled by from_arrays
+            return
         # bm25s needs at least one token per document
         self.bm25.index([d or [""] for d in docs], show_progress=False)
-        self.vocab: dict[str, int] = self.bm25.vocab_dict
+        self.vocab = self.bm25.vocab_dict
         self.n = len(docs)
-        df = Counter(t for d in docs for t in set(d))
-        self._idf = {t: math.log(1 + (self.n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._idf_unseen = math.log(1 + (self.n + 0.5) / 0.5)
 
+    def term_id(self, token: str) -> int | None:
+        if not token:
+            return None
+        if self.vocab is not None:
+            return self.vocab.get(token)
+        h = term_hashes([token])[0]
+        j = int(np.searchsorted(self._hashes, h))
+        return int(self._ids[j]) if j < len(self._hashes) and self._hashes[j] == h else None
+
     def idf(self, token: str) -> float:
-        return self._idf.get(token, self._idf_unseen)
+        i = self.term_id(token)
+        indptr = self.bm25.scores["indptr"]
+        # each stored score is one (term, document) pair: a term's column length is its document frequency
+        c = 0 if i is None else int(indptr[i + 1] - indptr[i])
+        if c == 0:
+            return self._idf_unseen
+        return math.log(1 + (self.n - c + 0.5) / (c + 0.5))
 
     def scores(self, tokens: list[str]) -> np.ndarray:
-        ids = [self.vocab[t] for t in tokens if t and t in self.vocab]
+        ids = [i for i in map(self.term_id, tokens) if i is not None]
         if not ids:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    # -- persistence ---------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        sc = self.bm25.scores
+        if self._hashes is None:
+            terms = [""] * len(self.vocab)
+            for t, i in self.vocab.items():
+                terms[i] = t
+            hashes = term_hashes(terms)
+            order = np.argsort(hashes, kind="stable")
+            self._hashes, self._ids = hashes[order], order.astype(np.int32)
+        return {"data": np.asarray(sc["data"]), "indices": np.asarray(sc["indices"]),
+                "indptr": np.asarray(sc["indptr"]), "hashes": self._hashes, "ids": self._ids}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n: int) -> _Field:
+        field = cls(None)
+        field.n = n
+        field.bm25.scores = {"data": arrays["data"], "indices": arrays["indices"], "indptr": arrays["indptr"],
+                             "num_docs": n}
+        field.bm25.nonoccurrence_array = None  # only the bm25l and bm25+ variants use it
+        field._hashes, field._ids = arrays["hashes"], arrays["ids"]
+        field._idf_unseen = math.log(1 + (n + 0.5) / 0.5)
+        return field
 
 
 class _Fields:
     """A unigram and a pair field over one tokenisation (exact or folded)."""
 
-    def __init__(self, token_lists: list[list[str]]) -> None:
-        self.unigrams = _Field(token_lists)
-        self.pairs = _Field([pairs(t) for t in token_lists])
+    def __init__(self, token_lists: list[list[str]] | None, unigrams: _Field | None = None,
+                 pair_field: _Field | None = None) -> None:
+        self.unigrams = unigrams if token_lists is None else _Field(token_lists)
+        self.pairs = pair_field if token_lists is None else _Field([pairs(t) for t in token_lists])
+
+
+_FIELD_NAMES = ("exact.unigrams", "exact.pairs", "folded.unigrams", "folded.pairs")
+_ARRAYS = ("data", "indices", "indptr", "hashes", "ids")
+LEXICAL_FILES = ("lexical.json", *(f"lexical.{f}.{a}.npy" for f in _FIELD_NAMES for a in _ARRAYS))
 
 
 class KeywordIndex:
@@ -79,20 +138,58 @@ class KeywordIndex:
         kw.search("cum thi dua", k=1)   # → (array([0]), array([...]))
     """
 
-    def __init__(self, texts: list[str], *, pair_weight: float = 0.5) -> None:
+    def __init__(self, texts: list[str], *, pair_weight: float = 0.5, fields: tuple | None = None) -> None:
         self.pair_weight = pair_weight
-        tokens = [syllables(t) for t in texts]
-        self.exact = _Fields(tokens)
-        self.folded = _Fields([[fold(t) for t in ts] for ts in tokens])
+        self._texts = texts  # tokenised again only for the diacritic restorer, on the first unaccented query
         self.n = len(texts)
-        self._tokens = tokens
+        if fields is not None:
+            self.exact, self.folded = fields
+        else:
+            tokens = [syllables(t) for t in texts]
+            self.exact = _Fields(tokens)
+            self.folded = _Fields([[fold(t) for t in ts] for ts in tokens])
         self._restorer: DiacriticRestorer | None = None
+
+    def with_pair_weight(self, pair_weight: float) -> KeywordIndex:
+        """The same fields scored with another ``pair_weight`` (shares the arrays)."""
+        if pair_weight == self.pair_weight:
+            return self
+        return KeywordIndex(self._texts, pair_weight=pair_weight, fields=(self.exact, self.folded))
 
     def restore(self, query: str) -> str:
         """``query`` with the diacritics the corpus most likely meant ('cum thi dua' → 'cụm thi đua')."""
         if self._restorer is None:  # built on the first unaccented query only
-            self._restorer = DiacriticRestorer(self._tokens)
+            self._restorer = DiacriticRestorer([syllables(t) for t in self._texts])
         return self._restorer.run(query)
+
+    # -- persistence -------------------------------------------------------
+    def _all_fields(self) -> list[_Field]:
+        return [self.exact.unigrams, self.exact.pairs, self.folded.unigrams, self.folded.pairs]
+
+    def save(self, folder: Path) -> tuple[str, ...]:
+        """Write the four BM25 fields to ``folder`` as ``LEXICAL_FILES`` (.npy arrays and a small JSON)."""
+        for name, f in zip(_FIELD_NAMES, self._all_fields()):
+            for key, array in f.arrays().items():
+                np.save(folder / f"lexical.{name}.{key}.npy", array, allow_pickle=False)
+        meta = {"chunks": self.n, "fields": list(_FIELD_NAMES), "term_hash": "blake2b-64"}
+        (folder / LEXICAL_FILES[0]).write_text(json.dumps(meta), encoding="utf-8")
+        return LEXICAL_FILES
+
+    @classmethod
+    def load(cls, folder: Path, texts: list[str], *, pair_weight: float = 0.5) -> KeywordIndex:
+        """The index :meth:`save` wrote, memory-mapped; :class:`ValueError` naming the file when it does not fit."""
+        path = folder / LEXICAL_FILES[0]
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if meta.get("chunks") != len(texts) or meta.get("fields") != list(_FIELD_NAMES):
+            msg = f"{path}: BM25 index holds {meta.get('chunks')} chunks, the index has {len(texts)}."
+            raise ValueError(msg)
+        built = [
+            _Field.from_arrays({a: np.load(folder / f"lexical.{name}.{a}.npy", mmap_mode="r", allow_pickle=False)
+                                for a in _ARRAYS}, len(texts))
+            for name in _FIELD_NAMES
+        ]
+        fields = (_Fields(None, built[0], built[1]), _Fields(None, built[2], built[3]))
+        return cls(texts, pair_weight=pair_weight, fields=fields)
 
     def field(self, query: str) -> tuple[_Field, bool]:
         """The unigram field a query is matched on (for IDF), and whether it is the folded one."""

@@ -75,7 +75,7 @@ class HybridRetriever:
         self.settings = settings
         self.encoder = encoder
         self.index = index
-        self.keywords = KeywordIndex([c.text for c in index.chunks], pair_weight=settings.pair_weight)
+        self.keywords: KeywordIndex = index.keyword_index(settings.pair_weight)  # saved with the index
         stats = index.dense_stats
         self._mu, self._cov = stats[0], stats[1:]
 

@@ -1,0 +1,1 @@
+"""Performance benchmarks (``virag bench``): outside the test suite; outputs go to git-ignored ``bench_out/``."""

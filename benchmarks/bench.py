@@ -1,0 +1,278 @@
+"""``virag bench``: indexing throughput, warm latency, cold start, memory and index size; JSON + Markdown.
+
+Sizes above the real-embedding budget are built from the real text of the paragraphs with
+*synthetic vectors* (the first size's real vectors, perturbed and re-normalised): FAISS and BM25
+latency and memory do not depend on which vectors they hold. ``--real`` embeds every size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "bench_out" / "bench"
+VIQUAD = ROOT.parent / "shared" / "bench" / "viquad_dev"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.2f}] {msg}", file=sys.stderr, flush=True)
+
+
+def child(module: str, *args: str, log_to: Path | None = None) -> dict:
+    """Run ``python -m module args`` and parse the JSON of its last stdout line; stderr (progress bars) to ``log_to``."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
+    with open(log_to or os.devnull, "w", encoding="utf-8") as err:
+        proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=err if log_to else subprocess.PIPE, text=True)
+    if proc.returncode:
+        tail = Path(log_to).read_text(encoding="utf-8")[-2000:] if log_to else proc.stderr[-2000:]
+        msg = f"{module} failed ({proc.returncode}): {tail}"
+        raise RuntimeError(msg)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
+
+
+# -- embedding throughput ----------------------------------------------------
+def passages_of_tokens(encoder, paragraphs: list[str], tokens: int, n: int) -> list[str]:
+    """``n`` passages of exactly ``tokens`` tokens (prompt excluded), cut from consecutive paragraphs."""
+    tok = encoder.model.tokenizer
+    ids: list[int] = []
+    for p in paragraphs:
+        ids += tok(p, add_special_tokens=False)["input_ids"]
+        if len(ids) >= tokens * n:
+            break
+    return [tok.decode(ids[i * tokens : (i + 1) * tokens]) for i in range(n)]
+
+
+def embed_throughput(paragraphs: list[str], n: int, tokens: int, precisions: list[str]) -> dict:
+    from embeddings.encoder import Encoder
+    from rag.config import Settings
+
+    from .machine import encoder_flops_per_token, matmul_gflops
+
+    out: dict = {"passage_tokens": tokens, "passages": n, "threads": os.cpu_count()}
+    for precision in precisions:
+        enc = Encoder(Settings(precision=precision))
+        texts = passages_of_tokens(enc, paragraphs, tokens, n)
+        seq = len(enc.model.tokenizer("passage: " + texts[0])["input_ids"])
+        enc.encode_documents(texts[:8])
+        t = time.perf_counter()
+        enc.encode_documents(texts)
+        s = time.perf_counter() - t
+        flops = encoder_flops_per_token(enc.model[0].auto_model.config, seq) * seq
+        rate = matmul_gflops(precision)
+        out[precision] = {"passages_per_s": n / s, "tokens_per_s": n * seq / s, "seq_len": seq,
+                          "gflop_per_passage": flops / 1e9, "matmul_gflops": rate,
+                          "achieved_gflops": flops * n / s / 1e9, "fraction_of_bound": flops * n / s / 1e9 / rate,
+                          "load": os.getloadavg()[0]}
+        log(f"embed {precision}: {n / s:.1f} passages/s ({flops * n / s / 1e9:.0f} of {rate:.0f} GFLOP/s)")
+    return out
+
+
+# -- indexes at each size ----------------------------------------------------
+def real_index(corpus: Path, index_dir: Path, log_to: Path | None = None) -> dict:
+    """Index ``corpus`` for real in a child process (peak RSS), reusing an up-to-date index."""
+    return child("benchmarks.index_child", str(corpus), str(index_dir), log_to=log_to)
+
+
+def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings, seed: int = 0) -> dict:
+    """An index over ``paragraphs`` (one chunk each) whose vectors are ``base_dir``'s, perturbed and re-normalised."""
+    import numpy as np
+
+    from rag.chunking import Chunk, split_sentences
+    from rag.store import Manifest, StoredIndex, dense_moments, new_vector_index, read_index, write_index
+
+    base = read_index(base_dir)
+    real = base.all_vectors()
+    rng = np.random.default_rng(seed)
+    n = len(paragraphs)
+    vecs = real[np.arange(n) % len(real)] + rng.normal(0, 0.02, size=(n, real.shape[1])).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    chunks, texts = [], {}
+    for i, text in enumerate(paragraphs):
+        source = f"p{i:06d}.txt"
+        texts[source] = text
+        chunks.append(Chunk(source, 0, len(text), text, tuple(split_sentences(text, 0, len(text)))))
+    started = time.perf_counter()
+    index = new_vector_index(vecs, vecs.shape[1], flat_max=settings.flat_max_vectors, hnsw_m=settings.hnsw_m,
+                             ef_search=settings.hnsw_ef_search)
+    vector_s = time.perf_counter() - started
+    manifest = Manifest(model=base.manifest.model, dimension=vecs.shape[1], chunker=base.manifest.chunker,
+                        files={s: {"sha256": "synthetic", "chunks": 1} for s in texts})
+    stored = StoredIndex(manifest, chunks, index, texts, dense_moments(vecs, vecs.shape[1]))
+    t = time.perf_counter()
+    shutil.rmtree(dest, ignore_errors=True)
+    write_index(dest, stored)  # builds and saves the BM25 index too
+    return {"chunks": n, "vectors": "synthetic", "vector_index_build_s": vector_s,
+            "bm25_build_and_write_s": time.perf_counter() - t}
+
+
+def recall_at_10(index_dir: Path, queries: np.ndarray, settings) -> dict:
+    """recall@10 of the HNSW index against exact search on the same vectors, and both latencies."""
+    import numpy as np
+
+    from rag.store import new_vector_index, read_index
+
+    vecs = read_index(index_dir).all_vectors()
+    flat = new_vector_index(vecs, vecs.shape[1])
+    t = time.perf_counter()
+    hnsw = new_vector_index(vecs, vecs.shape[1], flat_max=0, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search)
+    build_s = time.perf_counter() - t
+    out = {"hnsw_build_s": build_s}
+    for name, ix in (("flat", flat), ("hnsw", hnsw)):
+        t = time.perf_counter()
+        for q in queries:
+            ix.search(q[None, :], 50)
+        out[f"{name}_search_ms"] = (time.perf_counter() - t) * 1000 / len(queries)
+    _, exact = flat.search(queries, 10)
+    _, approx = hnsw.search(queries, 10)
+    out["hnsw_recall@10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
+    return out
+
+
+def make_queries(paragraphs: list[str], n: int, seed: int = 1) -> list[str]:
+    """Queries of 6–12 words cut from random paragraphs (accented, as users type them)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in rng.choice(len(paragraphs), size=n, replace=False):
+        words = paragraphs[i].split()
+        start = int(rng.integers(0, max(1, len(words) - 12)))
+        out.append(" ".join(words[start : start + int(rng.integers(6, 13))]))
+    return out
+
+
+def add_one_document(corpus: Path, index_dir: Path) -> dict:
+    """Seconds to add one new document to an existing index (incremental: nothing else re-embedded)."""
+    extra = corpus / "zz_bench_added.txt"
+    extra.write_text("Tài liệu thêm vào để đo thời gian cập nhật chỉ mục. Hà Nội là thủ đô của Việt Nam.\n",
+                     encoding="utf-8")
+    try:
+        result = child("benchmarks.index_child", str(corpus), str(index_dir))
+    finally:
+        extra.unlink()
+        child("benchmarks.index_child", str(corpus), str(index_dir))  # back to the corpus as it was
+    return {"add_one_document_s": result["index_s"], "add_one_embedded": result["embedded"]}
+
+
+# -- the run -------------------------------------------------------------------
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(prog="virag bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10000,50000,135000",
+                   help="paragraph counts of Vietnamese Wikipedia ('all' = every paragraph; default: %(default)s)")
+    p.add_argument("--real", action="store_true", help="embed every size for real (default: the first size only)")
+    p.add_argument("--queries", type=int, default=200, help="warm queries per size (default: %(default)s)")
+    p.add_argument("--embed-passages", type=int, default=96, help="~220-token passages for the throughput test")
+    p.add_argument("--precisions", default="float32,bfloat16")
+    p.add_argument("--no-stock", action="store_true", help="skip the LangChain comparison")
+    p.add_argument("--viquad-limit", type=int, help="ViQuAD-dev questions for doc_ndcg@10 (default: all)")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: embed,seeds,sizes,stock")
+    p.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from rag.config import Settings
+
+    from . import viwiki
+    from .report import markdown
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    skip = set(filter(None, args.skip.split(",")))
+    settings = Settings()
+    paragraphs = viwiki.paragraphs(viwiki.extract())
+    sizes = [len(paragraphs) if s.strip() == "all" else min(int(s), len(paragraphs)) for s in args.sizes.split(",")]
+    result: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "load_at_start": os.getloadavg()}, "sizes": {}}
+    path = out / "bench.json"
+    if path.is_file():  # parts skipped this time keep their previous figures
+        result = {**json.loads(path.read_text(encoding="utf-8")), "machine": result["machine"]}
+
+    def save() -> None:
+        path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        (out / "bench.md").write_text(markdown(result), encoding="utf-8")
+
+    if "embed" not in skip:
+        result["embedding"] = embed_throughput(paragraphs, args.embed_passages, 220, args.precisions.split(","))
+        save()
+    if "seeds" not in skip:
+        log("indexing the seeds")
+        r = real_index(ROOT / "seeds", out / "idx-seeds")
+        result["seeds"] = r
+        save()
+    if "sizes" not in skip:
+        first = None
+        for n in sizes:
+            corpus = viwiki.write_corpus(paragraphs[:n], viwiki.EXTRACTED / f"corpus-{n}")
+            index_dir = out / f"idx-{n}"
+            if args.real or first is None:
+                log(f"{n} paragraphs: real embedding (progress in {out}/index-{n}.log)")
+                row = {"vectors": "real", **real_index(corpus, index_dir, out / f"index-{n}.log")}
+                if not row["embedded"]:  # reused: keep the figures of the run that embedded it
+                    earlier = result["sizes"].get(str(n)) or {}
+                    saved = out / f"real-{n}.json"
+                    if not earlier.get("passages_per_s") and saved.is_file():
+                        earlier = json.loads(saved.read_text(encoding="utf-8"))
+                    keys = ("index_s", "passages_per_s", "tokens_per_s", "indexing_peak_rss_mb", "embedded")
+                    row.update({k: earlier[k] for k in keys if earlier.get(k) is not None})
+                    row["indexing_note"] = "figures of the run that embedded this index"
+                first = first or index_dir
+                row.update(add_one_document(corpus, index_dir))
+            else:
+                log(f"{n} paragraphs: synthetic vectors")
+                row = synthetic_index(paragraphs[:n], first, index_dir, settings)
+            row["index_mb"] = dir_mb(index_dir)
+            queries = make_queries(paragraphs[:n], args.queries)
+            qfile = out / f"queries-{n}.json"
+            qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
+            log(f"{n}: serving benchmark")
+            row.update(child("benchmarks.serve", str(index_dir), str(qfile), "--started", str(time.time())))
+            from embeddings.encoder import Encoder
+
+            qv = Encoder(settings).encode_query(queries[:100])
+            row.update(recall_at_10(index_dir, qv, settings))
+            row["load"] = os.getloadavg()[0]
+            result["sizes"][str(n)] = row
+            save()
+    if "stock" not in skip and not args.no_stock:
+        from embeddings.builtin import builtin_model_dir
+
+        qs, corpus = VIQUAD / "questions.jsonl", VIQUAD / "corpus"
+        extra = ["--limit", str(args.viquad_limit)] if args.viquad_limit else []
+        log("ViQuAD-dev: virag")
+        ours = child("benchmarks.ours", str(corpus), str(qs), str(out / "idx-viquad"), *extra)
+        log("ViQuAD-dev: stock LangChain recipe")
+        stock = child("benchmarks.stock", str(corpus), str(qs), str(builtin_model_dir(settings.home_dir)), *extra)
+        result["stock"] = {"ours": ours, "stock": stock, "ratios": {
+            "index_time": ours["index_s"] / stock["index_s"],
+            "peak_rss": ours["peak_rss_mb"] / stock["peak_rss_mb"],
+            "ask_p50_vs_similarity_search_p50": ours["ask_ms"]["p50"] / stock["query_ms"]["p50"],
+            "doc_ndcg@10": ours["doc_ndcg@10"] / stock["doc_ndcg@10"]}}
+        save()
+    result["machine"]["load_at_end"] = os.getloadavg()
+    save()
+    print(markdown(result))
+    log(f"wrote {path} and {out / 'bench.md'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

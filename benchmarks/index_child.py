@@ -1,0 +1,39 @@
+"""Child process of ``virag bench``: index a folder (incrementally, like ``virag index``); prints one JSON line."""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    corpus, index_dir = map(Path, (argv or sys.argv[1:])[:2])
+    from embeddings.encoder import Encoder
+    from rag.config import Settings
+    from rag.indexer import Indexer
+
+    from .serve import peak_rss_mb
+
+    settings = Settings()
+    encoder = Encoder(settings)
+    encoder.warm_up()
+    t = time.perf_counter()
+    report = Indexer(settings, encoder).run(corpus, index_dir, show_progress=True)
+    index_s = time.perf_counter() - t
+    tokens = sum(encoder.count_tokens(c.text) for c in report.index.chunks) if report.embedded_chunks else 0
+    n = report.embedded_chunks
+    print(json.dumps({"chunks": len(report.index.chunks), "embedded": n, "index_s": index_s,
+                      "passages_per_s": n / index_s if n else None,
+                      "tokens_per_s": tokens / index_s if n else None,
+                      "model_load_s": t - STARTED, "vector_index": type(report.index.vectors).__name__,
+                      "indexing_peak_rss_mb": peak_rss_mb()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Performance features: vector index chosen by size, BM25 saved and loaded (no pickle), incremental add."""
+
+import numpy as np
+import pytest
+
+from rag.chunking import Chunk
+from rag.indexer import Indexer
+from rag.lexical import LEXICAL_FILES, KeywordIndex
+from rag.store import Manifest, StoredIndex, index_kind, new_vector_index, read_index, write_index
+
+TEXTS = [
+    "Cụm thi đua số 2 gồm 14 tỉnh, thành phố phía Bắc.",
+    "Hà Nội là thủ đô của nước Cộng hòa xã hội chủ nghĩa Việt Nam.",
+    "Hội nghị tổng kết công tác thi đua năm 2024 được tổ chức tại Lạng Sơn.",
+    "",
+    "Đồng chí Trương Thị Mai chủ trì hội nghị.",
+]
+QUERIES = ["cum thi dua so 2", "Hội nghị thi đua ở đâu?", "thủ đô Hà Nội", "không có từ này xyz"]
+
+
+def _unit(n: int, d: int, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_vector_index_is_flat_up_to_the_threshold_and_hnsw_above_with_high_recall():
+    vecs, queries = _unit(3000, 32), _unit(100, 32, seed=1)
+    assert index_kind(new_vector_index(vecs, 32)) == "flat"
+    assert index_kind(new_vector_index(vecs, 32, flat_max=3000)) == "flat"
+    hnsw = new_vector_index(vecs, 32, flat_max=2999)
+    assert index_kind(hnsw) == "hnsw"
+    _, exact = new_vector_index(vecs, 32).search(queries, 10)
+    _, approx = hnsw.search(queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.99
+    assert np.array_equal(hnsw.reconstruct_batch(np.arange(5)), vecs[:5])  # z-score fusion needs exact vectors
+
+
+def test_bm25_save_load_round_trip_scores_identically(tmp_path):
+    built = KeywordIndex(TEXTS, pair_weight=0.5)
+    assert set(built.save(tmp_path)) == set(LEXICAL_FILES)
+    loaded = KeywordIndex.load(tmp_path, TEXTS, pair_weight=0.5)
+    for q in QUERIES:
+        assert np.array_equal(built.scores(q), loaded.scores(q))
+        field, folded = built.field(q)
+        twin, _ = loaded.field(q)
+        assert [field.idf(t) for t in q.lower().split()] == [twin.idf(t) for t in q.lower().split()]
+    assert loaded.restore("cum thi dua") == built.restore("cum thi dua") == "cụm thi đua"
+    heavier = loaded.with_pair_weight(1.0)
+    assert heavier.scores(QUERIES[1]).sum() > loaded.scores(QUERIES[1]).sum()
+    with pytest.raises(ValueError, match="lexical.json"):
+        KeywordIndex.load(tmp_path, TEXTS[:2])
+
+
+def test_the_store_saves_bm25_and_loads_it_without_rebuilding(tmp_path, monkeypatch):
+    vecs = _unit(len(TEXTS), 8)
+    chunks = [Chunk(f"{i}.txt", 0, len(t), t, ((0, len(t)),)) for i, t in enumerate(TEXTS)]
+    manifest = Manifest(model="m", dimension=8, chunker={}, files={c.source: {"sha256": "x", "chunks": 1} for c in chunks})
+    write_index(tmp_path, StoredIndex(manifest, chunks, new_vector_index(vecs, 8), {c.source: c.text for c in chunks}))
+
+    def no_build(*a, **k):
+        raise AssertionError("BM25 rebuilt at load")
+
+    monkeypatch.setattr("bm25s.BM25.index", no_build)
+    back = read_index(tmp_path)
+    assert back.keywords is not None
+    monkeypatch.undo()
+    fresh = KeywordIndex(TEXTS)
+    for q in QUERIES:
+        assert np.array_equal(back.keyword_index().scores(q), fresh.scores(q))
+    assert np.allclose(back.vectors_of([4, 1]), vecs[[4, 1]])
+
+
+def test_adding_a_document_embeds_only_it(settings, encoder, corpus, tmp_path):
+    embedded = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(encoder, name)
+
+        def encode_documents(self, texts, **kw):
+            embedded.append(len(texts))
+            return encoder.encode_documents(texts, **kw)
+
+    first = Indexer(settings, Counting()).run(corpus, tmp_path / "idx")
+    (corpus / "zz_new.txt").write_text("Tỉnh Cao Bằng tổ chức lễ hội mùa xuân.\n", encoding="utf-8")
+    report = Indexer(settings, Counting()).run(corpus, tmp_path / "idx")
+    assert report.added == ["zz_new.txt"] and embedded[-1] == 1
+    assert len(report.index.chunks) == len(first.index.chunks) + 1
+    reopened = read_index(tmp_path / "idx")
+    hits = reopened.keyword_index().search("lễ hội mùa xuân Cao Bằng", 1)[0]
+    assert reopened.chunks[int(hits[0])].source == "zz_new.txt"
