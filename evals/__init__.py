@@ -9,7 +9,7 @@ Example::
     result.retrieval["doc_ndcg@10"]
 """
 
-from importlib import import_module
+from rag.lazy import lazy_exports
 
 _EXPORTS = {
     "Question": ".questions",
@@ -34,9 +34,4 @@ _EXPORTS = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name], __name__), name)
-    msg = f"module 'evals' has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

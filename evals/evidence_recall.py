@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from .ranking import check_k, first_hit, mean
+from .ranking import EvidenceMetric
 
 
-class EvidenceRecallEvaluator:
+class EvidenceRecallEvaluator(EvidenceMetric):
     """Evidence-level recall (hit rate) at ``k``.
 
     The flags come from :func:`evals.matching.evidence_hit`: a passage hits when it contains an
@@ -21,18 +19,5 @@ class EvidenceRecallEvaluator:
         print(result["individual_scores"])   # [1.0, 0.0, 0.0]
     """
 
-    def __init__(self, k: int = 10) -> None:
-        check_k(k)
-        self.k = k
-
-    def run(self, hits: Sequence[Sequence[bool]]) -> dict:
-        """Score each question.
-
-        Args:
-            hits: per question, one flag per retrieved passage (best first): does it hold the evidence?
-
-        Returns:
-            ``{"score": mean or None when there is no question, "individual_scores": [...]}``.
-        """
-        scores = [1.0 if first_hit(flags, self.k) is not None else 0.0 for flags in hits]
-        return {"score": mean(scores), "individual_scores": scores}
+    def score(self, rank: int | None) -> float:
+        return 0.0 if rank is None else 1.0

@@ -85,3 +85,26 @@ class DocumentMetric:
         scores = [self.score(set(gold), best_ranks(retrieved[: self.k]))
                   for gold, retrieved in zip(ground_truth_documents, retrieved_documents)]
         return {"score": mean(scores), "individual_scores": scores}
+
+
+class EvidenceMetric:
+    """Base of the evidence-level metrics: :meth:`score` turns one question's first-hit rank into a score."""
+
+    def __init__(self, k: int = 10) -> None:
+        check_k(k)
+        self.k = k
+
+    def score(self, rank: int | None) -> float:
+        raise NotImplementedError
+
+    def run(self, hits: Sequence[Sequence[bool]]) -> dict:
+        """Score each question.
+
+        Args:
+            hits: per question, one flag per retrieved passage (best first): does it hold the evidence?
+
+        Returns:
+            ``{"score": mean or None when there is no question, "individual_scores": [...]}``.
+        """
+        scores = [self.score(first_hit(flags, self.k)) for flags in hits]
+        return {"score": mean(scores), "individual_scores": scores}

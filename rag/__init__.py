@@ -10,7 +10,7 @@ import os
 # ~1 s instead of ~25 ms on 2 busy cores). Must be set before torch loads; users may override.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from importlib import import_module
+from .lazy import lazy_exports
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -28,9 +28,4 @@ _EXPORTS = {
 }
 __all__ = [*_EXPORTS, "__version__"]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name], __name__), name)
-    msg = f"module 'rag' has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

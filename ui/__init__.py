@@ -3,7 +3,7 @@
 Names are imported lazily so that :mod:`ui.render` can be used (and tested) without Gradio.
 """
 
-from importlib import import_module
+from rag.lazy import lazy_exports
 
 _EXPORTS = {
     "build_app": ".app",
@@ -13,9 +13,4 @@ _EXPORTS = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name], __name__), name)
-    msg = f"module 'ui' has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
