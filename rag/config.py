@@ -74,7 +74,7 @@ class Settings:
     # the answer if its score is within this margin
     completion_margin: float = 3.0
     # abstain when the answerability of the best sentence is below this (see evals/RESULTS.md)
-    abstain_threshold: float = 0.4
+    abstain_threshold: float = 0.3
     max_question_chars: int = 2000
 
     # "extractive" needs no LLM; "openai" is any OpenAI-compatible server; "llamacpp" a local GGUF file
