@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,11 +46,18 @@ def _label(section: str, key: str) -> str:
     return f"latency_ms {key}" if section == "latency_ms" else key
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename: a run killed mid-write leaves the old file whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_json(result: EvalResult, path: str | Path) -> Path:
     """Write the ``--json`` layout (UTF-8, indented); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    _write_atomically(path, json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n")
     return path
 
 
@@ -149,7 +157,7 @@ def markdown_report(result: EvalResult, *, max_failures: int = 50, top_passages:
 def write_report(result: EvalResult, path: str | Path, **kwargs) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown_report(result, **kwargs), encoding="utf-8")
+    _write_atomically(path, markdown_report(result, **kwargs))
     return path
 
 
