@@ -35,6 +35,7 @@ class Encoder:
         self.settings = settings
         self._model = None
         self._tokenizer = None
+        self._fingerprint: str | None = None  # reads and hashes the model stamp: once per encoder
 
     # -- loading -----------------------------------------------------------
     def model_path(self) -> str:
@@ -113,6 +114,11 @@ class Encoder:
 
     def fingerprint(self) -> str:
         """Identifies the exact weights: an index built with another model must be rebuilt."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         path = Path(self.model_path())
         stamp = path / STAMP
         if stamp.is_file():

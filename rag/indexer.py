@@ -15,7 +15,7 @@ from .chunking import Chunk, Chunker
 from .config import Settings
 from .documents import SUPPORTED_SUFFIXES, Document, Skipped, load_folder
 from .errors import CorpusError, IndexError_
-from .store import Manifest, StoredIndex, index_lock, new_vector_index, read_index, write_index
+from .store import Manifest, StoredIndex, dense_moments, index_lock, new_vector_index, read_index, write_index
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,9 @@ class Indexer:
         if old is None:
             return None
         reasons = []
-        if old.manifest.model != self.encoder.fingerprint():
-            reasons.append(f"the embedding model changed ({old.manifest.model} → {self.encoder.fingerprint()})")
+        fingerprint = self.encoder.fingerprint()
+        if old.manifest.model != fingerprint:
+            reasons.append(f"the embedding model changed ({old.manifest.model} → {fingerprint})")
         if old.manifest.chunker != self.settings.chunker_settings():
             reasons.append(f"chunker settings changed ({old.manifest.chunker} → {self.settings.chunker_settings()})")
         if reasons:
@@ -161,7 +162,9 @@ class Indexer:
                 model=self.encoder.fingerprint(), dimension=dimension,
                 chunker=self.settings.chunker_settings(), files=files,
             )
-            report.index = StoredIndex(manifest, chunks, self._vector_index(vectors, dimension), texts, pages=pages)
+            # moments from the matrix in hand, not reconstructed back out of FAISS
+            report.index = StoredIndex(manifest, chunks, self._vector_index(vectors, dimension), texts,
+                                       dense_stats=dense_moments(vectors, dimension), pages=pages)
             write_index(index_dir, report.index)
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())
