@@ -17,8 +17,14 @@ from .evidence import FEATURES, WEIGHTS, Question, answerability, features
 from .lexical import KeywordIndex
 from .retriever import Retrieval, Retrieved
 from .store import StoredIndex
+from .vietnamese import looks_vietnamese
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
+# Answers are found by matching the question's words against Vietnamese text, so a question in
+# another language finds no evidence; saying "the documents do not say" would mislead.
+FOREIGN_TEXT = ("Câu hỏi có vẻ không phải tiếng Việt; câu trả lời được trích từ tài liệu tiếng Việt, "
+                "hãy hỏi bằng tiếng Việt (có dấu hoặc không dấu). / This question does not look Vietnamese: "
+                "answers are quoted from Vietnamese documents, so please ask in Vietnamese (diacritics optional).")
 
 @dataclass(frozen=True)
 class Citation:
@@ -112,13 +118,13 @@ class ExtractiveAnswerer:
                 previous = text
                 candidates.append(_Sentence(p, i, start, end, text, 0.0))
         if not candidates:
-            return Answer(question, ABSTAIN_TEXT, [], True, retrieval.passages, confidence=0.0)
+            return self._abstain(question, retrieval, 0.0)
         matrix = np.vstack(rows)
         scores = matrix @ WEIGHTS
         order = np.argsort(-scores, kind="stable")
         confidence = answerability(matrix[order[0]], passages)
         if confidence < s.abstain_threshold:
-            return Answer(question, ABSTAIN_TEXT, [], True, retrieval.passages, confidence=confidence)
+            return self._abstain(question, retrieval, confidence)
         best = float(scores[order[0]])
         picked = [int(j) for j in order[: s.max_answer_sentences]
                   if j == order[0] or float(scores[j]) >= best - s.second_sentence_margin]
@@ -138,6 +144,11 @@ class ExtractiveAnswerer:
             if all(c.text != x.text for x in chosen):
                 chosen.append(_Sentence(c.passage, c.index, c.start, c.end, c.text, float(scores[j])))
         return self._render(question, chosen, retrieval, confidence)
+
+    @staticmethod
+    def _abstain(question: str, retrieval: Retrieval, confidence: float) -> Answer:
+        text = ABSTAIN_TEXT if looks_vietnamese(question) else FOREIGN_TEXT
+        return Answer(question, text, [], True, retrieval.passages, confidence=confidence)
 
     def _render(self, question: str, chosen: list[_Sentence], retrieval: Retrieval, confidence: float) -> Answer:
         # Keep each passage's sentences in reading order; adjacent ones become one quote.

@@ -90,3 +90,32 @@ def syllables(text: str, *, folded: bool = False) -> list[str]:
     if folded:
         key = fold(key)
     return _WORD.findall(key)
+
+
+# One written Vietnamese syllable, accents folded: onset, vowel nucleus, final consonant.
+_SYLLABLE = re.compile(
+    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?"
+    r"(ieu|oai|oao|oay|oeo|uay|uoi|uou|uya|uye|uyu|yeu|"
+    r"ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|uo|uu|uy|ye|[aeiouy])"
+    r"(ch|ng|nh|[cmnpt])?"
+)
+
+
+def is_syllable(word: str) -> bool:
+    """Could ``word`` be one Vietnamese syllable ('nghiêng', 'khong': yes; 'the': yes; 'conference': no)?"""
+    return _SYLLABLE.fullmatch(fold(word.lower())) is not None
+
+
+def looks_vietnamese(text: str) -> bool:
+    """Most of the words are Vietnamese syllables (with or without diacritics).
+
+    Capitalised words (names, acronyms) are left out, so 'Gaston Jèze là ai?' is
+    Vietnamese; an English question has few syllables ('who', 'many', 'did' are not).
+    Too few words to tell counts as Vietnamese.
+    """
+    found = [w for w in _WORD.findall(nfc(text)) if w.isalpha()]
+    # proper names and acronyms are not evidence either way (sentence-initial words are)
+    words = found[:1] + [w for w in found[1:] if w.islower()]
+    if len(words) < 3:
+        return True
+    return sum(map(is_syllable, words)) >= 0.6 * len(words)

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from evals.matching import answer_matches, evidence_hit
-from rag.answer import ABSTAIN_TEXT
+from rag.answer import ABSTAIN_TEXT, FOREIGN_TEXT
 from rag.errors import QuestionError
 from tests.conftest import SEED_DEV, SEEDS
 
@@ -54,6 +54,15 @@ def test_every_citation_reproduces_its_quote_from_the_file(answers):
             assert f"[{c.n}]" in a.text
             n += 1
     assert n >= 28
+
+
+def test_english_question_gets_a_language_notice_not_a_false_no_info(seed_assistant):
+    # The extractive answerer matches words: an English question finds no evidence, and the
+    # honest message is "ask in Vietnamese", not "the documents do not say".
+    answer = seed_assistant.ask("Which provinces belong to emulation cluster number 2?")
+    assert answer.abstained
+    assert answer.text == FOREIGN_TEXT
+    assert answer.passages  # the closest passages are still shown
 
 
 def test_no_diacritics_question_is_answered(seed_assistant):
