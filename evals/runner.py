@@ -22,6 +22,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from rag.answer import Citation
+
 from .abstention import AbstentionEvaluator
 from .answer_accuracy import AnswerAccuracyEvaluator
 from .answer_length import AnswerLengthEvaluator
@@ -59,16 +61,10 @@ class PassageResult:
 
 
 @dataclass(frozen=True)
-class CitationResult:
+class CitationResult(Citation):
     """One citation of an answer, and whether it points at gold support."""
 
-    n: int
-    source: str
-    start: int
-    end: int
-    quote: str
-    score: float
-    supported: bool
+    supported: bool = False
 
 
 @dataclass
@@ -140,9 +136,9 @@ def judge(question: Question, answer, latency_ms: float, documents: Mapping[str,
         passages.append(PassageResult(p.rank, c.source, c.start, c.end, float(p.score), hit,
                                       " ".join(c.text.split())[:SNIPPET_CHARS]))
     citations = [
-        CitationResult(c.n, c.source, c.start, c.end, c.quote, float(c.score),
-                       citation_supported(c.quote, c.source, c.start, c.end, question.docs, question.evidence,
-                                          question.answers, documents.get(c.source)))
+        CitationResult(**{**asdict(c), "score": float(c.score)},
+                       supported=citation_supported(c.quote, c.source, c.start, c.end, question.docs,
+                                                    question.evidence, question.answers, documents.get(c.source)))
         for c in answer.citations
     ]
     return QuestionResult(question, answer.text, bool(answer.abstained), float(answer.confidence), latency_ms,
