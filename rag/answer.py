@@ -17,7 +17,7 @@ from .evidence import FEATURES, WEIGHTS, Question, answerability, features
 from .lexical import KeywordIndex
 from .retriever import Retrieval, Retrieved
 from .store import StoredIndex
-from .vietnamese import looks_vietnamese
+from .vietnamese import looks_vietnamese, syllables
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
 # Answers are found by matching the question's words against Vietnamese text, so a question in
@@ -111,11 +111,12 @@ class ExtractiveAnswerer:
         candidates: list[_Sentence] = []
         rows = []
         for p in passages:
-            previous = ""
+            previous = None
             for i, (start, end) in enumerate(p.chunk.sentences):
                 text = self.index.quote(p.chunk.source, start, end)
-                rows.append(features(q, text, p, top_score, previous))
-                previous = text
+                tokens = syllables(text, folded=q.folded)
+                rows.append(features(q, text, p, top_score, tokens, previous))
+                previous = tokens
                 candidates.append(_Sentence(p, i, start, end, text, 0.0))
         if not candidates:
             return self._abstain(question, retrieval, 0.0)

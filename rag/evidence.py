@@ -103,15 +103,17 @@ class Question:
         return sum(self.idf[t] for t in terms if t in present) / total if total else 0.0
 
 
-def features(q: Question, text: str, passage: Retrieved, top_score: float, previous: str = "") -> np.ndarray:
+def features(q: Question, text: str, passage: Retrieved, top_score: float,
+             tokens: list[str] | None = None, previous: list[str] | None = None) -> np.ndarray:
     """The feature vector of one sentence (order: :data:`FEATURES`).
 
-    ``previous`` is the sentence before it in the passage: news prose often names
-    the event in one sentence and gives the answer in the next.
+    ``tokens``: ``syllables(text, folded=q.folded)`` when the caller has them already.
+    ``previous``: the tokens of the sentence before it in the passage (None for the first):
+    news prose often names the event in one sentence and gives the answer in the next.
     """
-    toks = syllables(text, folded=q.folded)
+    toks = tokens if tokens is not None else syllables(text, folded=q.folded)
     present = set(toks)
-    with_previous = q.coverage(q.terms, present | set(syllables(previous, folded=q.folded))) if previous else 0.0
+    with_previous = q.coverage(q.terms, present | set(previous)) if previous is not None else 0.0
     unigram = q.coverage(q.terms, present)
     # a pair weighs what its content syllables weigh; question and function words weigh nothing
     weight = {p: q.idf.get(p[0], 0.0) + q.idf.get(p[1], 0.0) for p in q.pairs}

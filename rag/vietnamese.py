@@ -84,12 +84,16 @@ def match_key(text: str) -> str:
     return " ".join(canonical_tones(nfc(text)).casefold().split())
 
 
+@lru_cache(maxsize=500_000)
+def _token(word: str, folded: bool) -> str:
+    key = _canonical_syllable(word).lower()
+    return fold(key) if folded else key
+
+
 def syllables(text: str, *, folded: bool = False) -> list[str]:
     """Lower-cased syllable tokens with canonical tones (or folded to ASCII)."""
-    key = canonical_tones(nfc(text)).lower()
-    if folded:
-        key = fold(key)
-    return _WORD.findall(key)
+    # word by word through a cache: the same syllables recur in every sentence
+    return [_token(w, folded) for w in _WORD.findall(nfc(text))]
 
 
 # One written Vietnamese syllable, accents folded: onset, vowel nucleus, final consonant.
