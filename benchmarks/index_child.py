@@ -25,12 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     report = Indexer(settings, encoder).run(corpus, index_dir, show_progress=True)
     index_s = time.perf_counter() - t
-    tokens = sum(encoder.count_tokens(c.text) for c in report.index.chunks) if report.embedded_chunks else 0
     n = report.embedded_chunks
-    print(json.dumps({"chunks": len(report.index.chunks), "embedded": n, "index_s": index_s,
+    if report.counts:  # documents were only added: the index was never read, and is not read here
+        chunks, tokens, kind = report.counts[1], None, None
+    else:
+        chunks, kind = len(report.index.chunks), type(report.index.vectors).__name__
+        tokens = sum(encoder.count_tokens(c.text) for c in report.index.chunks) if n else 0
+    print(json.dumps({"chunks": chunks, "embedded": n, "index_s": index_s,
                       "passages_per_s": n / index_s if n else None,
-                      "tokens_per_s": tokens / index_s if n else None,
-                      "model_load_s": t - STARTED, "vector_index": type(report.index.vectors).__name__,
+                      "tokens_per_s": tokens / index_s if n and tokens else None,
+                      "model_load_s": t - STARTED, "vector_index": kind, "summary": report.summary(),
                       "indexing_peak_rss_mb": peak_rss_mb()}))
     return 0
 

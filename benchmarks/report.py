@@ -16,8 +16,9 @@ def markdown(r: dict) -> str:
                  f"{_f((m.get('load_at_start') or [None])[0], 2)}, at end {_f((m.get('load_at_end') or [None])[0], 2)}.")
     e = r.get("embedding")
     if e:
+        runs = " (median of 3 runs)" if "runs_passages_per_s" in e.get("float32", {}) else ""
         lines += ["", f"### Embedding throughput ({e['passages']} passages of {e['passage_tokens']} tokens + prompt, "
-                  f"{e['threads']} threads)", "",
+                  f"{e['threads']} threads{runs})", "",
                   "| precision | passages/s | tokens/s | GFLOP/passage | achieved GFLOP/s | matmul GFLOP/s | fraction of bound | load |",
                   "|---|---|---|---|---|---|---|---|"]
         for p in ("float32", "bfloat16"):
@@ -57,7 +58,8 @@ def markdown(r: dict) -> str:
     st = r.get("stock")
     if st:
         o, k, q = st["ours"], st["stock"], st["ratios"]
-        lines += ["", f"### virag vs the stock LangChain recipe (ViQuAD-dev, {o['n_questions']} questions)", "",
+        rounds = f", median of {o['rounds']} alternated runs each" if o.get("rounds", 1) > 1 else ""
+        lines += ["", f"### virag vs the stock LangChain recipe (ViQuAD-dev, {o['n_questions']} questions{rounds})", "",
                   "| | chunks | indexing s | peak RSS MB | query p50 ms | doc_ndcg@10 |", "|---|---|---|---|---|---|",
                   f"| virag (`ask`) | {o['chunks']} | {_f(o['index_s'])} | {_f(o['peak_rss_mb'], 0)} | {_f(o['ask_ms']['p50'])} "
                   f"| {_f(o['doc_ndcg@10'], 3)} |",
@@ -65,4 +67,11 @@ def markdown(r: dict) -> str:
                   f"| {_f(k['query_ms']['p50'])} | {_f(k['doc_ndcg@10'], 3)} |",
                   f"| ratio ours / stock | | {_f(q['index_time'], 2)} | {_f(q['peak_rss'], 2)} "
                   f"| {_f(q['ask_p50_vs_similarity_search_p50'], 2)} | {_f(q['doc_ndcg@10'], 3)} |"]
+        runs = st.get("runs") or {}
+        if len(runs.get("ours", [])) > 1:
+            every = sorted([("virag", r) for r in runs["ours"]] + [("stock", r) for r in runs["stock"]],
+                           key=lambda x: x[1].get("seq", 0))
+            lines += ["", "Each run, in order (indexing s, query p50 ms, load): " + "; ".join(
+                f"{who} {_f(r['index_s'])} s, {_f((r.get('ask_ms') or r.get('query_ms'))['p50'])} ms, {_f(r.get('load'), 2)}"
+                for who, r in every) + "."]
     return "\n".join(lines) + "\n"

@@ -64,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         qa.ask(q)
         ask.append((time.perf_counter() - t) * 1000)
+    from rag.vietnamese import has_diacritics
+
     out = {"cold_start_s": first_answer_s, "open_index_s": open_s, "retrieve_ms": percentiles(retrieve),
            "ask_ms": percentiles(ask), "serving_peak_rss_mb": peak_rss_mb(),
+           "unaccented_queries": sum(not has_diacritics(q) for q in queries),
            "vector_index": type(qa.index.vectors).__name__}
     print(json.dumps(out))
     return 0

@@ -61,9 +61,24 @@ class Settings:
     pair_weight: float = 0.5
     rrf_k: int = 60
     # vector index: exact (flat) up to this many chunks, HNSW above it (recall@10 vs exact in `virag bench`)
-    flat_max_vectors: int = 200_000
+    # (exact search is memory-bound: 17-40 ms at 135k chunks on 2 cores; HNSW at ef 512 about 1.7 ms)
+    flat_max_vectors: int = 100_000
     hnsw_m: int = 32
-    hnsw_ef_search: int = 256  # recall@10 0.997 vs exact on 10k real Wikipedia vectors (128: 0.989)
+    # recall@10 vs exact on the 10k real Wikipedia vectors, 500 queries: 1.000 (256: 0.997, 128: 0.984)
+    hnsw_ef_search: int = 512
+    # chunks of documents added since the last full write kept in a small delta segment (adding one
+    # document then rewrites only the delta); past this the index is rewritten as one segment
+    delta_max_chunks: int = 2000
+    # where the vectors live: "faiss" (a file in the index folder) or "milvus" (a Milvus collection,
+    # needs `pip install "virag[scale]"`; chunks, texts and BM25 stay in the index folder; docs/scale.md)
+    store: Literal["faiss", "milvus"] = "faiss"
+    # Milvus server ("http://host:19530") or a milvus-lite file; "" → milvus.db in the index folder.
+    # The token, if the server needs one, comes only from $VIRAG_MILVUS_TOKEN.
+    milvus_uri: str = ""
+    # "" → derived from the index folder, model and chunker settings (one collection per index)
+    milvus_collection: str = ""
+    # `virag index --ray`: embedding workers (0 → one per CPU of the Ray cluster)
+    ray_workers: int = 0
 
     # answering
     answer_passages: int = 5
@@ -105,8 +120,17 @@ class Settings:
         if self.threads < 0:
             msg = f"Setting 'threads' must be >= 0 (0: every core), got {self.threads!r}."
             raise ConfigError(msg)
+        if self.delta_max_chunks < 0:
+            msg = f"Setting 'delta_max_chunks' must be >= 0 (0: no delta segment), got {self.delta_max_chunks!r}."
+            raise ConfigError(msg)
         if self.fusion not in ("zscore", "rrf"):
             msg = f"Setting 'fusion' must be 'zscore' or 'rrf', got {self.fusion!r}."
+            raise ConfigError(msg)
+        if self.store not in ("faiss", "milvus"):
+            msg = f"Setting 'store' must be 'faiss' or 'milvus', got {self.store!r}."
+            raise ConfigError(msg)
+        if self.ray_workers < 0:
+            msg = f"Setting 'ray_workers' must be >= 0 (0: one per CPU), got {self.ray_workers!r}."
             raise ConfigError(msg)
         if self.candidates < self.top_k:
             msg = f"Setting 'candidates' ({self.candidates}) must be >= 'top_k' ({self.top_k})."

@@ -13,7 +13,7 @@ import stat
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import CorpusError, DocumentError
 from .formats import FORMATS, read, unsupported
@@ -61,8 +61,11 @@ class Skipped:
 
 
 def suffix_of(name: str) -> str:
-    """The lower-case suffix that picks the reader ('' when there is none)."""
-    return PurePosixPath(name).suffix.lower()
+    """The lower-case suffix that picks the reader ('' when there is none): ``PurePosixPath(name).suffix``,
+    computed on the string (a corpus walk asks this of every file)."""
+    name = name.rstrip("/").rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
 def load_document(path: Path, source: str, *, max_bytes: int | None = None) -> Document:
@@ -73,6 +76,12 @@ def load_document(path: Path, source: str, *, max_bytes: int | None = None) -> D
     checked before anything is read, and never more than ``max_bytes + 1`` bytes are read.
     """
     suffix = suffix_of(source) or suffix_of(Path(path).name)
+    return parse_document(read_bytes(path, source, max_bytes=max_bytes, suffix=suffix), source, suffix)
+
+
+def read_bytes(path: Path, source: str, *, max_bytes: int | None = None, suffix: str | None = None) -> bytes:
+    """The bytes of one supported file (the first half of :func:`load_document`; a Ray driver hashes them)."""
+    suffix = suffix if suffix is not None else suffix_of(source) or suffix_of(Path(path).name)
     if suffix not in FORMATS:
         raise DocumentError(unsupported(source, suffix))
     try:
@@ -90,6 +99,14 @@ def load_document(path: Path, source: str, *, max_bytes: int | None = None) -> D
         raise DocumentError(msg) from None
     if max_bytes is not None and len(raw) > max_bytes:  # it grew while we looked
         raise DocumentError(_too_large(source, len(raw), max_bytes))
+    return raw
+
+
+def parse_document(raw: bytes, source: str, suffix: str | None = None) -> Document:
+    """Extract the text of a file's bytes (the second half of :func:`load_document`; Ray workers run it)."""
+    suffix = suffix if suffix is not None else suffix_of(source)
+    if suffix not in FORMATS:
+        raise DocumentError(unsupported(source, suffix))
     if not raw.strip():
         msg = f"{source}: empty (no text to index)."
         raise DocumentError(msg)
@@ -104,8 +121,9 @@ def _too_large(source: str, size: int, max_bytes: int) -> str:
     return f"{source}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit (setting 'max_file_mb')."
 
 
-def _walk(root: Path, problems: list[Skipped]) -> Iterator[tuple[Path, str]]:
-    """Every non-hidden file under ``root``, in a stable order (files, then sub-folders, by name).
+def _walk(root: Path, problems: list[Skipped]) -> Iterator[tuple[str, str]]:
+    """Every non-hidden file under ``root`` as ``(path, source)`` strings, in a stable order (files,
+    then sub-folders, by name). Strings, not pathlib: a ``Path`` per file costs ~1 s per 100k files.
 
     Symlinked folders are followed, but no folder is entered twice, so symlink loops end. The
     walk keeps its own stack: folders nested thousands deep cannot overflow the interpreter's.
@@ -126,6 +144,7 @@ def _walk(root: Path, problems: list[Skipped]) -> Iterator[tuple[Path, str]]:
             problems.append(Skipped(f"{where}/", f"{where}/: folder cannot be read ({exc.strerror or exc})."))
             continue
         folders = []
+        prefix = "" if where == "." else f"{where}/"
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -133,11 +152,10 @@ def _walk(root: Path, problems: list[Skipped]) -> Iterator[tuple[Path, str]]:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
-            path = Path(entry.path)
             if is_dir:
-                folders.append(path)
+                folders.append(Path(entry.path))
             else:
-                yield path, path.relative_to(root).as_posix()
+                yield entry.path, prefix + entry.name
         stack.extend(reversed(folders))
 
 
@@ -156,7 +174,29 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str]]:
         return
     for path, source in _walk(root, []):
         if suffix_of(source) in FORMATS:
-            yield path, source
+            yield Path(path), source
+
+
+def list_files(root: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
+    """The supported files under ``root`` as ``(path, source)``, plus the others, skipped with their reasons."""
+    files, skipped = list_file_paths(root)
+    return [(Path(path), source) for path, source in files], skipped
+
+
+def list_file_paths(root: Path) -> tuple[list[tuple[str, str]], list[Skipped]]:
+    """:func:`list_files` with the paths as strings, for walks of very large corpora."""
+    root = Path(root)
+    _check_root(root)
+    skipped: list[Skipped] = []
+    files: list[tuple[str, str]] = []
+    for path, source in [(str(root), root.name)] if not root.is_dir() else _walk(root, skipped):
+        if suffix_of(source) not in FORMATS:
+            reason = unsupported(source, suffix_of(source))
+            logger.info(reason)
+            skipped.append(Skipped(source, reason))
+        else:
+            files.append((path, source))
+    return files, skipped
 
 
 def load_folder(root: Path, *, max_file_mb: float = 50.0) -> tuple[list[Document], list[Skipped]]:
@@ -164,17 +204,9 @@ def load_folder(root: Path, *, max_file_mb: float = 50.0) -> tuple[list[Document
 
     Files of other formats are skipped with a message; hidden files and folders are ignored.
     """
-    root = Path(root)
-    _check_root(root)
     docs: list[Document] = []
-    skipped: list[Skipped] = []
-    files = [(root, root.name)] if not root.is_dir() else _walk(root, skipped)
+    files, skipped = list_files(root)
     for path, source in files:
-        if suffix_of(source) not in FORMATS:
-            reason = unsupported(source, suffix_of(source))
-            logger.info(reason)
-            skipped.append(Skipped(source, reason))
-            continue
         try:
             docs.append(load_document(path, source, max_bytes=int(max_file_mb * 1e6)))
         except DocumentError as exc:

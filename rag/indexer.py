@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,18 +16,50 @@ from embeddings.encoder import Encoder
 
 from .chunking import Chunk, Chunker
 from .config import Settings
-from .documents import SUPPORTED_SUFFIXES, Document, Skipped, load_folder
-from .errors import CorpusError, IndexError_
-from .store import Manifest, StoredIndex, dense_moments, index_lock, new_vector_index, read_index, write_index
+from .documents import SUPPORTED_SUFFIXES, Document, Skipped, list_file_paths, load_document
+from .errors import CorpusError, DocumentError, IndexError_
+from .store import (DELTA, Manifest, StoredIndex, append_segment, dense_moments, index_lock, new_vector_index,
+                    read_index, read_manifest, read_segment, write_index)
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _gc_paused():
+    """For bulk allocations that make no reference cycles (a 135k-file manifest, paths, stat results):
+    Python's full collections would walk the loaded model's ~0.5M objects again and again (~0.3 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _ReadOnUse:
+    """``IndexReport.index``: a run that only added documents writes the delta segment and never reads
+    the rest of the index; the index is read from ``index_dir`` when first asked for."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.attr = f"_{name}"
+
+    def __get__(self, report, owner=None):
+        if report is None:
+            return None  # the dataclass default
+        if getattr(report, self.attr, None) is None and report.index_dir is not None:
+            setattr(report, self.attr, read_index(report.index_dir))
+        return getattr(report, self.attr, None)
+
+    def __set__(self, report, value) -> None:
+        setattr(report, self.attr, value)
 
 
 @dataclass
 class IndexReport:
     """What one indexing run did."""
 
-    index: StoredIndex
+    index: StoredIndex | None = _ReadOnUse()
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -33,14 +68,19 @@ class IndexReport:
     embedded_chunks: int = 0
     rebuild_reason: str | None = None
     seconds: float = 0.0
+    index_dir: Path | None = None
+    counts: tuple[int, int] | None = None  # (documents, chunks), for a summary without reading the index
 
     @property
     def wrote(self) -> bool:
         return bool(self.added or self.changed or self.removed or self.rebuild_reason)
 
     def summary(self) -> str:
+        loaded = getattr(self, "_index", None)
+        documents, chunks = (self.counts if loaded is None and self.counts
+                             else (len(self.index.manifest.files), len(self.index.chunks)))
         parts = [
-            f"{len(self.index.manifest.files)} documents, {len(self.index.chunks)} chunks",
+            f"{documents} documents, {chunks} chunks",
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged",
             f"{self.embedded_chunks} chunks embedded in {self.seconds:.1f}s",
@@ -73,8 +113,14 @@ class Indexer:
             heading_max_words=s.heading_max_words,
         )
 
-    def _vector_index(self, vectors: np.ndarray, dimension: int):
+    def _vector_index(self, vectors: np.ndarray, dimension: int, *, index_dir: Path | None = None,
+                      manifest: Manifest | None = None, chunks: list[Chunk] | None = None,
+                      old: StoredIndex | None = None):
         s = self.settings
+        if s.store == "milvus":  # a Milvus collection: only chunks it lacks are written (rag/milvus_store.py)
+            from .milvus_store import build_vectors
+
+            return build_vectors(s, index_dir, manifest, chunks, vectors, old)
         return new_vector_index(vectors, dimension, flat_max=s.flat_max_vectors, hnsw_m=s.hnsw_m,
                                 ef_search=s.hnsw_ef_search)
 
@@ -97,75 +143,190 @@ class Indexer:
             report.rebuild_reason = f"Rebuilding index {index_dir}: " + "; ".join(reasons) + "."
             logger.warning(report.rebuild_reason)
             return None
+        from .milvus_store import store_change
+
+        moved = store_change(self.settings, old.manifest, index_dir)
+        if moved:  # a rewrite that copies the vectors into the other store: nothing is re-embedded
+            report.rebuild_reason = moved
+            logger.warning(moved)
         return old
+
+    def _assemble(self, docs: list[Document], new_chunks: dict[str, list[Chunk]], new_vectors: np.ndarray,
+                  old: StoredIndex | None, index_dir: Path) -> StoredIndex:
+        """The new index: ``docs`` in corpus order, fresh chunks and vectors for ``new_chunks``' documents,
+        the old ones for the rest (shared with :class:`rag.distributed.RayIndexer`)."""
+        old_by_source: dict[str, list[int]] = {}
+        if old:
+            for i, c in enumerate(old.chunks):
+                old_by_source.setdefault(c.source, []).append(i)
+        # the kept vectors in one read: an external store (Milvus) answers it in one round trip
+        kept = [i for d in docs if d.source not in new_chunks for i in old_by_source.get(d.source, [])]
+        old_vectors = old.vectors_of(kept) if old else None
+        chunks: list[Chunk] = []
+        parts: list[np.ndarray] = []
+        files: dict[str, dict] = {}
+        texts: dict[str, str] = {}
+        pages: dict[str, tuple[int, ...]] = {}
+        cursor = old_cursor = 0
+        for d in docs:  # keep corpus order so ids are stable and deterministic
+            if d.source in new_chunks:
+                cs = new_chunks[d.source]
+                vecs = new_vectors[cursor : cursor + len(cs)]
+                cursor += len(cs)
+            else:
+                ids = old_by_source.get(d.source, [])
+                cs = [old.chunks[i] for i in ids]
+                vecs = old_vectors[old_cursor : old_cursor + len(ids)]
+                old_cursor += len(ids)
+            chunks += cs
+            parts.append(vecs)
+            files[d.source] = {"sha256": d.sha256, "chunks": len(cs)}
+            texts[d.source] = d.text
+            if d.pages:
+                pages[d.source] = d.pages
+        dimension = int(parts[0].shape[1]) if parts and parts[0].size else self.encoder.dimension
+        vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+        manifest = Manifest(
+            model=self.encoder.fingerprint(), dimension=dimension,
+            chunker=self.settings.chunker_settings(), files=files,
+        )
+        vector_index = self._vector_index(vectors, dimension, index_dir=index_dir, manifest=manifest,
+                                          chunks=chunks, old=old)
+        # moments from the matrix in hand, not reconstructed back out of FAISS
+        return StoredIndex(manifest, chunks, vector_index, texts, dense_stats=dense_moments(vectors, dimension),
+                           pages=pages)
+
+    def _head(self, index_dir: Path) -> tuple[Path, Manifest] | None:
+        """The current version and its manifest when they can say which files changed (same model and
+        chunker); None otherwise (:meth:`_reusable` then says why)."""
+        try:
+            opened = read_manifest(index_dir)
+        except IndexError_:
+            return None
+        if opened is None:
+            return None
+        manifest = opened[1]
+        if manifest.model != self.encoder.fingerprint() or manifest.chunker != self.settings.chunker_settings():
+            return None
+        return opened
+
+    def _scan(self, files: list[tuple[str, str]], known: dict[str, dict], report: IndexReport):
+        """Each file in corpus order: its :class:`Document`, or ``(path, source)`` when its size and
+        modification time are those ``known`` recorded (unchanged, and not read again); and the
+        ``{"size", "mtime_ns"}`` of the files read, for the next run. (135k files: ~1 s, mostly ``stat``.)"""
+        max_bytes = int(self.settings.max_file_mb * 1e6)
+        items: list[Document | tuple[str, str]] = []
+        stats: dict[str, dict] = {}
+        unchanged = report.unchanged
+        no_entry: dict = {}
+        for path, source in files:
+            entry = known.get(source, no_entry)
+            try:
+                st = os.stat(path)  # before reading: a later change moves the mtime the next run sees
+            except OSError:
+                st = None
+            if st and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("size") == st.st_size <= max_bytes:
+                unchanged.append(source)
+                items.append((path, source))
+                continue
+            if st:
+                stats[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            try:
+                doc = load_document(path, source, max_bytes=max_bytes)
+            except DocumentError as exc:
+                logger.warning("Skipped %s", exc)
+                report.skipped.append(Skipped(source, str(exc)))
+                continue
+            if entry.get("sha256") == doc.sha256:
+                report.unchanged.append(source)
+            else:
+                (report.changed if entry else report.added).append(source)
+            items.append(doc)
+        return items, stats
+
+    def _append(self, head: tuple[Path, Manifest], fresh: list[Document], new_chunks: dict[str, list[Chunk]],
+                new_vectors: np.ndarray, stats: dict[str, dict], index_dir: Path) -> int:
+        """Write the new documents into the delta segment (with the documents added before them);
+        the base segment is hard-linked, not read. Returns the index's chunk count."""
+        version, old = head
+        sizes = dict(old.segment_sizes(0))
+        prev = read_segment(version, old, DELTA) if DELTA in sizes else None
+        dimension = old.dimension
+        chunks = (prev.chunks if prev else []) + [c for d in fresh for c in new_chunks[d.source]]
+        kept = prev.vectors.reconstruct_n(0, prev.vectors.ntotal) if prev and prev.vectors.ntotal else None
+        vectors = np.vstack([v for v in (kept, new_vectors) if v is not None]).reshape(-1, dimension)
+        texts = {**(prev.texts if prev else {}), **{d.source: d.text for d in fresh}}
+        pages = {**(prev.pages if prev else {}), **{d.source: d.pages for d in fresh if d.pages}}
+        files = dict(old.files)
+        for source, st in stats.items():  # files read again but unchanged: their new size and mtime
+            if source in files:
+                files[source] = {**files[source], **st}
+        for d in fresh:
+            files[d.source] = {"sha256": d.sha256, "chunks": len(new_chunks[d.source]), **stats.get(d.source, {})}
+        manifest = Manifest(model=old.model, dimension=dimension, chunker=old.chunker, files=files)
+        # the delta is small: always exact, whatever the base is
+        delta = StoredIndex(manifest, chunks, new_vector_index(vectors, dimension), texts,
+                            dense_stats=dense_moments(vectors, dimension), pages=pages)
+        with _gc_paused():
+            append_segment(index_dir, version, old, manifest, delta)
+        return sizes[""] + len(chunks)
+
+    def _delta_fits(self, head: tuple[Path, Manifest] | None, new: int) -> bool:
+        if head is None or head[1].vectors or self.settings.store != "faiss":
+            return False  # an external vector store is written whole (rag/milvus_store.py)
+        return dict(head[1].segment_sizes(0)).get(DELTA, 0) + new <= self.settings.delta_max_chunks
 
     def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
         started = time.perf_counter()
-        docs, skipped = load_folder(corpus, max_file_mb=self.settings.max_file_mb)
-        if not docs:
-            why = "; ".join(s.reason for s in skipped[:5]) or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})"
-            msg = f"Corpus '{corpus}' has no readable documents ({why})."
-            raise CorpusError(msg)
+        index_dir = Path(index_dir)
+        files, skipped = list_file_paths(corpus)
         with index_lock(index_dir):
-            report = IndexReport(index=None, skipped=skipped)  # type: ignore[arg-type]
-            old = self._reusable(index_dir, report)
-            old_files = old.manifest.files if old else {}
-            old_by_source: dict[str, list[int]] = {}
-            if old:
-                for i, c in enumerate(old.chunks):
-                    old_by_source.setdefault(c.source, []).append(i)
-
-            current = {d.source for d in docs}
-            report.removed = sorted(set(old_files) - current)
-            fresh: list[Document] = []
-            for d in docs:
-                if old_files.get(d.source, {}).get("sha256") == d.sha256:
-                    report.unchanged.append(d.source)
-                else:
-                    (report.changed if d.source in old_files else report.added).append(d.source)
-                    fresh.append(d)
-
-            if old and not report.wrote:
-                report.index, report.seconds = old, time.perf_counter() - started
-                return report
-
+            report = IndexReport(index=None, skipped=list(skipped), index_dir=index_dir)
+            with _gc_paused():
+                head = self._head(index_dir)
+                known = head[1].files if head else {}
+                items, stats = self._scan(files, known, report)
+            if not items:
+                why = ("; ".join(s.reason for s in report.skipped[:5])
+                       or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})")
+                msg = f"Corpus '{corpus}' has no readable documents ({why})."
+                raise CorpusError(msg)
+            report.removed = sorted(set(known) - {x.source if isinstance(x, Document) else x[1] for x in items})
+            todo = set(report.added) | set(report.changed)
+            fresh = [x for x in items if isinstance(x, Document) and x.source in todo]
             chunker = self.chunker() if fresh else None
             new_chunks = {d.source: chunker.run(d) for d in fresh}
+
+            old = None
+            appending = (not report.changed and not report.removed and bool(fresh)
+                         and self._delta_fits(head, sum(map(len, new_chunks.values()))))
+            if not appending:  # the whole index, every file checked: reused as it is, or rewritten as one
+                old = self._reusable(index_dir, report)
+                if old is None and head is not None:  # damaged: rebuilt from every file, read again
+                    report.added, report.changed, report.unchanged, report.removed = [], [], [], []
+                    report.skipped = list(skipped)
+                    items, stats = self._scan(files, {}, report)
+                    fresh = [x for x in items if isinstance(x, Document)]
+                    chunker = chunker or self.chunker()
+                    new_chunks = {d.source: new_chunks.get(d.source) or chunker.run(d) for d in fresh}
+                if old is not None and not report.wrote:
+                    report.index, report.seconds = old, time.perf_counter() - started
+                    return report
+
             chunk_texts = [c.text for d in fresh for c in new_chunks[d.source]]
             new_vectors = self.encoder.encode_documents(chunk_texts, show_progress=show_progress)
             report.embedded_chunks = len(chunk_texts)
-
-            chunks: list[Chunk] = []
-            parts: list[np.ndarray] = []
-            files: dict[str, dict] = {}
-            texts: dict[str, str] = {}
-            pages: dict[str, tuple[int, ...]] = {}
-            cursor = 0
-            for d in docs:  # keep corpus order so ids are stable and deterministic
-                if d.source in new_chunks:
-                    cs = new_chunks[d.source]
-                    vecs = new_vectors[cursor : cursor + len(cs)]
-                    cursor += len(cs)
-                else:
-                    ids = old_by_source.get(d.source, [])
-                    cs = [old.chunks[i] for i in ids]
-                    vecs = old.vectors_of(ids)
-                chunks += cs
-                parts.append(vecs)
-                files[d.source] = {"sha256": d.sha256, "chunks": len(cs)}
-                texts[d.source] = d.text
-                if d.pages:
-                    pages[d.source] = d.pages
-            dimension = int(parts[0].shape[1]) if parts and parts[0].size else self.encoder.dimension
-            vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
-            manifest = Manifest(
-                model=self.encoder.fingerprint(), dimension=dimension,
-                chunker=self.settings.chunker_settings(), files=files,
-            )
-            # moments from the matrix in hand, not reconstructed back out of FAISS
-            report.index = StoredIndex(manifest, chunks, self._vector_index(vectors, dimension), texts,
-                                       dense_stats=dense_moments(vectors, dimension), pages=pages)
-            write_index(index_dir, report.index)
+            if appending:
+                report.counts = (len(known) + len(fresh), self._append(head, fresh, new_chunks, new_vectors, stats,
+                                                                       index_dir))
+            else:
+                docs = [x if isinstance(x, Document) else
+                        Document(x[1], old.texts[x[1]], known[x[1]]["sha256"], old.pages.get(x[1], ())) for x in items]
+                report.index = self._assemble(docs, new_chunks, new_vectors, old, index_dir)
+                for source, entry in report.index.manifest.files.items():  # size and mtime: the next run's shortcut
+                    entry.update(stats.get(source) or {k: known[source][k] for k in ("size", "mtime_ns")
+                                                       if k in known.get(source, {})})
+                write_index(index_dir, report.index)
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())
         return report

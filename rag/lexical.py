@@ -1,9 +1,14 @@
-"""Keyword search: BM25 (bm25s) over Vietnamese syllables and syllable pairs.
+"""Keyword search: BM25 over Vietnamese syllables and syllable pairs, as memory-mapped numpy arrays.
 
 Most Vietnamese words are two syllables, so matching pairs ("thi_đua") as well
 as single syllables rewards the right words, not just the right letters. A
 query typed without any diacritics is matched on accent-folded twins of both
 fields, so "cum thi dua so 2" finds "Cụm thi đua số 2".
+
+The index keeps term frequencies, not finished scores: the corpus statistics BM25 needs
+(chunk count, average length, document frequencies) are combined at query time over
+every segment, so a small segment appended for new documents scores exactly as a
+rebuild would. Scores equal bm25s's (method "lucene", k1 1.2, b 0.75) bit for bit.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ import json
 import logging
 import math
 import re
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -43,153 +47,263 @@ def query_terms(query: str, folded: bool) -> list[str]:
 
 def term_hashes(terms: list[str]) -> np.ndarray:
     """Stable 64-bit hashes of terms (blake2b): the saved vocabulary is these, sorted, not a dict of strings."""
-    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little")
+    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
                         for t in terms), dtype=np.uint64, count=len(terms))
 
 
+K1, B = 1.2, 0.75  # BM25 (the "lucene" variant bm25s uses: idf = ln(1 + (N - df + ½)/(df + ½)))
+FIELDS = ("exact.unigrams", "exact.pairs", "folded.unigrams", "folded.pairs")
+_POSTINGS = ("terms", "indptr", "docs", "tf")
+_SYLLABLES = ("blob", "offsets", "folded", "by_folded", "count")
+
+
+def lexical_files(prefix: str = "") -> tuple[str, ...]:
+    """The files one segment is saved as (``prefix`` tells the segments of an index apart)."""
+    return (f"{prefix}lexical.json", f"{prefix}lexical.lengths.npy",
+            *(f"{prefix}lexical.{f}.{a}.npy" for f in FIELDS for a in _POSTINGS),
+            f"{prefix}lexical.exact.pairs.cf.npy",
+            *(f"{prefix}lexical.syllables.{a}.npy" for a in _SYLLABLES))
+
+
+LEXICAL_FILES = lexical_files()
+
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def pair_hashes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """64-bit hashes of syllable pairs, from the two syllables' hashes (splitmix64 of a combination):
+    vectorised, so the millions of pairs of a large corpus are never hashed one string at a time."""
+    x = np.asarray(left, dtype=np.uint64).reshape(-1) * _MIX[0] + np.asarray(right, dtype=np.uint64).reshape(-1)
+    x ^= x >> np.uint64(30)
+    x *= _MIX[1]
+    x ^= x >> np.uint64(27)
+    x *= _MIX[2]
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _postings(doc: np.ndarray, term: np.ndarray, term_hash: np.ndarray, n_docs: int, cf: bool = False) -> dict:
+    """Postings of one field: for each term (sorted by hash), the documents holding it and how often.
+
+    One sort of ``(term rank, document)`` keys does it all: terms come out in hash order and
+    each term's documents in id order.
+    """
+    order = np.argsort(term_hash, kind="stable")
+    rank = np.empty(len(term_hash), dtype=np.int64)
+    rank[order] = np.arange(len(term_hash))
+    width = max(n_docs, 1)
+    keys, tf = np.unique(rank[term] * width + doc, return_counts=True)
+    r, d = np.divmod(keys, width)
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else np.zeros(0, dtype=np.int64)
+    out = {"terms": term_hash[order][r[starts]], "indptr": np.append(starts, len(r)).astype(np.int64),
+           "docs": d.astype(np.int32), "tf": tf.astype(np.uint16 if tf.max(initial=0) < 1 << 16 else np.uint32)}
+    if cf:  # collection frequency: the diacritic restorer's pair counts
+        out["cf"] = np.add.reduceat(tf, starts).astype(np.int64) if len(tf) else np.zeros(0, dtype=np.int64)
+    return out
+
+
+def _load_array(path: Path) -> np.ndarray:
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    return np.asarray(array) if array.size == 0 else array
+
+
+class LexicalSegment:
+    """The BM25 arrays and diacritic tables of a run of chunks: a whole index, or chunks added later.
+
+    Everything is a numpy array (memory-mapped on load, never pickled), holding term
+    frequencies rather than finished scores, so segments combine exactly at query time.
+    Terms are 64-bit hashes (blake2b for syllables, :func:`pair_hashes` for pairs); the
+    syllables themselves are kept once, in first-seen order, for the diacritic restorer.
+    """
+
+    def __init__(self, n: int, lengths: np.ndarray, fields: dict[str, dict], syllables: dict) -> None:
+        self.n, self.lengths, self.fields, self.syllables = n, lengths, fields, syllables
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalSegment:
+        vocab: dict[str, int] = {}
+        add = vocab.setdefault
+        flat: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.int32)
+        for i, text in enumerate(texts):
+            tokens = syllables(text)
+            lengths[i] = len(tokens)
+            flat += [add(t, len(vocab)) for t in tokens]
+        ids = np.asarray(flat, dtype=np.int64)
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        words = list(vocab)
+        folded_ids: dict[str, int] = {}
+        fid = np.fromiter((folded_ids.setdefault(fold(w), len(folded_ids)) for w in words), dtype=np.int64,
+                          count=len(words))
+        hashes = {"exact": term_hashes(words), "folded": term_hashes(list(folded_ids))}
+        same_doc = doc[1:] == doc[:-1]
+        fields = {}
+        for kind, tokens in (("exact", ids), ("folded", fid[ids])):
+            h, width = hashes[kind], max(len(hashes[kind]), 1)
+            fields[f"{kind}.unigrams"] = _postings(doc, tokens, h, len(texts))
+            keys, pair = np.unique(tokens[:-1][same_doc] * width + tokens[1:][same_doc], return_inverse=True)
+            pair_hash = pair_hashes(h[keys // width], h[keys % width])
+            fields[f"{kind}.pairs"] = _postings(doc[1:][same_doc], pair.reshape(-1), pair_hash, len(texts),
+                                                cf=kind == "exact")
+        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+        folded = hashes["folded"][fid]
+        by_folded = np.argsort(folded, kind="stable")  # stable: each folded key's forms stay in first-seen order
+        table = {"blob": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+                 "offsets": np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int64),
+                 "folded": folded[by_folded], "by_folded": by_folded.astype(np.int32),
+                 "count": np.bincount(ids, minlength=len(words)).astype(np.int64)}
+        return cls(len(texts), lengths, fields, table)
+
+    def save(self, folder: Path, prefix: str = "") -> tuple[str, ...]:
+        """Write the segment as :func:`lexical_files` ``(prefix)``; returns their names."""
+        folder = Path(folder)
+        np.save(folder / f"{prefix}lexical.lengths.npy", self.lengths, allow_pickle=False)
+        for name, arrays in self.fields.items():
+            for key, array in arrays.items():
+                np.save(folder / f"{prefix}lexical.{name}.{key}.npy", array, allow_pickle=False)
+        for key, array in self.syllables.items():
+            np.save(folder / f"{prefix}lexical.syllables.{key}.npy", array, allow_pickle=False)
+        meta = {"chunks": self.n, "fields": list(FIELDS), "term_hash": "blake2b-64", "pair_hash": "splitmix64",
+                "k1": K1, "b": B}
+        (folder / f"{prefix}lexical.json").write_text(json.dumps(meta), encoding="utf-8")
+        return lexical_files(prefix)
+
+    @classmethod
+    def load(cls, folder: Path, prefix: str, n: int) -> LexicalSegment:
+        """The segment :meth:`save` wrote, memory-mapped; :class:`ValueError` naming the file when it does not fit."""
+        folder = Path(folder)
+        path = folder / f"{prefix}lexical.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if meta.get("chunks") != n or meta.get("fields") != list(FIELDS) or meta.get("pair_hash") != "splitmix64":
+            msg = f"{path}: BM25 index holds {meta.get('chunks')} chunks, the index has {n}."
+            raise ValueError(msg)
+        fields = {name: {key: _load_array(folder / f"{prefix}lexical.{name}.{key}.npy")
+                         for key in (*_POSTINGS, *(("cf",) if name == "exact.pairs" else ()))} for name in FIELDS}
+        table = {key: _load_array(folder / f"{prefix}lexical.syllables.{key}.npy") for key in _SYLLABLES}
+        lengths = _load_array(folder / f"{prefix}lexical.lengths.npy")
+        if len(lengths) != n:
+            msg = f"{folder / f'{prefix}lexical.lengths.npy'}: {len(lengths)} chunks, the index has {n}."
+            raise ValueError(msg)
+        return cls(n, lengths, fields, table)
+
+
+def _spans(arrays: dict, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each term's postings start and end in one segment's field (an empty span when absent)."""
+    terms = arrays["terms"]
+    if len(terms) == 0:
+        return np.zeros(len(hashes), dtype=np.int64), np.zeros(len(hashes), dtype=np.int64)
+    at = np.minimum(np.searchsorted(terms, hashes), len(terms) - 1)
+    found = terms[at] == hashes
+    indptr = arrays["indptr"]
+    return np.where(found, indptr[at], 0), np.where(found, indptr[at + 1], 0)
+
+
 class _Field:
-    """One bm25s index. Saved as .npy arrays (memory-mapped on load, never pickled); its vocabulary
-    is saved as sorted 64-bit term hashes, so loading builds no Python dict of millions of strings."""
+    """One BM25 field (say, folded syllable pairs) over every segment of an index.
 
-    def __init__(self, docs: list[list[str]] | None, k1: float = 1.2, b: float = 0.75) -> None:
-        import bm25s
+    The score of a chunk is bm25s's to the last bit: float32 idf × float64 tf-part, rounded to
+    float32 per term and summed in float32 in query-term order.
+    """
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-        self.bm25 = bm25s.BM25(k1=k1, b=b)
-        self.vocab: dict[str, int] | None = None
-        self._hashes = self._ids = None
-        if docs is None:  # filled by from_arrays
-            return
-        # bm25s needs at least one token per document
-        self.bm25.index([d or [""] for d in docs], show_progress=False)
-        self.vocab = self.bm25.vocab_dict
-        self.n = len(docs)
+    def __init__(self, name: str, segments: list[LexicalSegment], firsts: list[int], norm: np.ndarray) -> None:
+        self.parts = [(s.fields[name], first) for s, first in zip(segments, firsts)]
+        self.n = len(norm)
+        self._norm = norm  # k1 · (1 − b + b · length / average length), per chunk
         self._idf_unseen = math.log(1 + (self.n + 0.5) / 0.5)
 
-    def term_id(self, token: str) -> int | None:
-        if not token:
-            return None
-        if self.vocab is not None:
-            return self.vocab.get(token)
-        h = term_hashes([token])[0]
-        j = int(np.searchsorted(self._hashes, h))
-        return int(self._ids[j]) if j < len(self._hashes) and self._hashes[j] == h else None
+    def df(self, hashes: np.ndarray) -> np.ndarray:
+        """Document frequency of each term hash, over every segment."""
+        total = np.zeros(len(hashes), dtype=np.int64)
+        for arrays, _ in self.parts:
+            start, end = _spans(arrays, hashes)
+            total += end - start
+        return total
 
     def idf(self, token: str) -> float:
-        i = self.term_id(token)
-        indptr = self.bm25.scores["indptr"]
-        # each stored score is one (term, document) pair: a term's column length is its document frequency
-        c = 0 if i is None else int(indptr[i + 1] - indptr[i])
+        c = int(self.df(term_hashes([token]))[0]) if token else 0
         if c == 0:
             return self._idf_unseen
         return math.log(1 + (self.n - c + 0.5) / (c + 0.5))
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        ids = [i for i in map(self.term_id, tokens) if i is not None]
-        if not ids:
-            return np.zeros(self.n, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
-
-    # -- persistence ---------------------------------------------------------
-    def arrays(self) -> dict[str, np.ndarray]:
-        sc = self.bm25.scores
-        if self._hashes is None:
-            terms = [""] * len(self.vocab)
-            for t, i in self.vocab.items():
-                terms[i] = t
-            hashes = term_hashes(terms)
-            order = np.argsort(hashes, kind="stable")
-            self._hashes, self._ids = hashes[order], order.astype(np.int32)
-        return {"data": np.asarray(sc["data"]), "indices": np.asarray(sc["indices"]),
-                "indptr": np.asarray(sc["indptr"]), "hashes": self._hashes, "ids": self._ids}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], n: int) -> _Field:
-        field = cls(None)
-        field.n = n
-        field.bm25.scores = {"data": arrays["data"], "indices": arrays["indices"], "indptr": arrays["indptr"],
-                             "num_docs": n}
-        field.bm25.nonoccurrence_array = None  # only the bm25l and bm25+ variants use it
-        field._hashes, field._ids = arrays["hashes"], arrays["ids"]
-        field._idf_unseen = math.log(1 + (n + 0.5) / 0.5)
-        return field
+    def scores(self, hashes: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n, dtype=np.float32)
+        if len(hashes) == 0:
+            return out
+        spans = [_spans(arrays, hashes) for arrays, _ in self.parts]
+        df = sum(end - start for start, end in spans)
+        for j in np.flatnonzero(df):  # every occurrence of a term counts, in query order (as bm25s)
+            idf = float(np.float32(math.log(1 + (self.n - df[j] + 0.5) / (df[j] + 0.5))))
+            for (arrays, first), (start, end) in zip(self.parts, spans):
+                if end[j] > start[j]:
+                    docs = arrays["docs"][start[j] : end[j]] + first
+                    tf = arrays["tf"][start[j] : end[j]].astype(np.float64)
+                    out[docs] += (idf * (tf / (self._norm[docs] + tf))).astype(np.float32)
+        return out
 
 
 class _Fields:
     """A unigram and a pair field over one tokenisation (exact or folded)."""
 
-    def __init__(self, token_lists: list[list[str]] | None, unigrams: _Field | None = None,
-                 pair_field: _Field | None = None) -> None:
-        self.unigrams = unigrams if token_lists is None else _Field(token_lists)
-        self.pairs = pair_field if token_lists is None else _Field([pairs(t) for t in token_lists])
+    def __init__(self, unigrams: _Field, pair_field: _Field) -> None:
+        self.unigrams, self.pairs = unigrams, pair_field
 
 
-_FIELD_NAMES = ("exact.unigrams", "exact.pairs", "folded.unigrams", "folded.pairs")
-_ARRAYS = ("data", "indices", "indptr", "hashes", "ids")
-LEXICAL_FILES = ("lexical.json", *(f"lexical.{f}.{a}.npy" for f in _FIELD_NAMES for a in _ARRAYS))
+def _norm(lengths: np.ndarray) -> np.ndarray:
+    lengths = lengths.astype(np.int64)
+    average = float(lengths.sum()) / len(lengths) if len(lengths) else 1.0  # = np.mean, as bm25s: exact for ints
+    return K1 * ((1 - B) + B * lengths / average)
 
 
 class KeywordIndex:
-    """BM25 over the chunk texts: ``unigram + pair_weight × pair`` scores.
+    """BM25 over the chunk texts: ``unigram + pair_weight × pair`` scores, over one or more segments.
 
     Example::
 
         kw = KeywordIndex(["Cụm thi đua số 2 gồm 14 tỉnh.", "Hà Nội là thủ đô."])
         kw.search("cum thi dua", k=1)   # → (array([0]), array([...]))
+        kw.restore("cum thi dua")       # → 'cụm thi đua'
     """
 
-    def __init__(self, texts: list[str], *, pair_weight: float = 0.5, fields: tuple | None = None) -> None:
+    def __init__(self, texts: list[str] | None = None, *, pair_weight: float = 0.5,
+                 segments: list[LexicalSegment] | None = None, fields: tuple | None = None) -> None:
         self.pair_weight = pair_weight
-        self._texts = texts  # tokenised again only for the diacritic restorer, on the first unaccented query
-        self.n = len(texts)
-        if fields is not None:
-            self.exact, self.folded = fields
-        else:
-            tokens = [syllables(t) for t in texts]
-            self.exact = _Fields(tokens)
-            self.folded = _Fields([[fold(t) for t in ts] for ts in tokens])
-        self._restorer: DiacriticRestorer | None = None
+        self.segments = segments if segments is not None else [LexicalSegment.build(list(texts or []))]
+        self.n = sum(s.n for s in self.segments)
+        if fields is None:
+            firsts = np.cumsum([0, *(s.n for s in self.segments)])[:-1].tolist()
+            lengths = np.concatenate([np.asarray(s.lengths, dtype=np.int64) for s in self.segments])
+            # bm25s gives a document without tokens one empty token: length at least 1 in both fields
+            uni, pair = _norm(np.maximum(lengths, 1)), _norm(np.maximum(lengths - 1, 1))
+            fields = tuple(_Fields(_Field(f"{kind}.unigrams", self.segments, firsts, uni),
+                                   _Field(f"{kind}.pairs", self.segments, firsts, pair))
+                           for kind in ("exact", "folded"))
+            fields = (*fields, DiacriticRestorer(self.segments))
+        self.exact, self.folded, self._restorer = fields
 
     def with_pair_weight(self, pair_weight: float) -> KeywordIndex:
         """The same fields scored with another ``pair_weight`` (shares the arrays)."""
         if pair_weight == self.pair_weight:
             return self
-        return KeywordIndex(self._texts, pair_weight=pair_weight, fields=(self.exact, self.folded))
+        return KeywordIndex(pair_weight=pair_weight, segments=self.segments,
+                            fields=(self.exact, self.folded, self._restorer))
 
     def restore(self, query: str) -> str:
         """``query`` with the diacritics the corpus most likely meant ('cum thi dua' → 'cụm thi đua')."""
-        if self._restorer is None:  # built on the first unaccented query only
-            self._restorer = DiacriticRestorer([syllables(t) for t in self._texts])
         return self._restorer.run(query)
 
     # -- persistence -------------------------------------------------------
-    def _all_fields(self) -> list[_Field]:
-        return [self.exact.unigrams, self.exact.pairs, self.folded.unigrams, self.folded.pairs]
-
-    def save(self, folder: Path) -> tuple[str, ...]:
-        """Write the four BM25 fields to ``folder`` as ``LEXICAL_FILES`` (.npy arrays and a small JSON)."""
-        for name, f in zip(_FIELD_NAMES, self._all_fields()):
-            for key, array in f.arrays().items():
-                np.save(folder / f"lexical.{name}.{key}.npy", array, allow_pickle=False)
-        meta = {"chunks": self.n, "fields": list(_FIELD_NAMES), "term_hash": "blake2b-64"}
-        (folder / LEXICAL_FILES[0]).write_text(json.dumps(meta), encoding="utf-8")
-        return LEXICAL_FILES
+    def save(self, folder: Path, prefix: str = "") -> tuple[str, ...]:
+        """Write the index (one segment) to ``folder`` as ``lexical_files(prefix)``."""
+        if len(self.segments) != 1:
+            msg = f"Only a one-segment BM25 index can be saved as one; this one has {len(self.segments)}."
+            raise ValueError(msg)
+        return self.segments[0].save(folder, prefix)
 
     @classmethod
-    def load(cls, folder: Path, texts: list[str], *, pair_weight: float = 0.5) -> KeywordIndex:
-        """The index :meth:`save` wrote, memory-mapped; :class:`ValueError` naming the file when it does not fit."""
-        path = folder / LEXICAL_FILES[0]
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        if meta.get("chunks") != len(texts) or meta.get("fields") != list(_FIELD_NAMES):
-            msg = f"{path}: BM25 index holds {meta.get('chunks')} chunks, the index has {len(texts)}."
-            raise ValueError(msg)
-        built = [
-            _Field.from_arrays({a: np.load(folder / f"lexical.{name}.{a}.npy", mmap_mode="r", allow_pickle=False)
-                                for a in _ARRAYS}, len(texts))
-            for name in _FIELD_NAMES
-        ]
-        fields = (_Fields(None, built[0], built[1]), _Fields(None, built[2], built[3]))
-        return cls(texts, pair_weight=pair_weight, fields=fields)
+    def load(cls, folder: Path, segments: list[tuple[str, int]], *, pair_weight: float = 0.5) -> KeywordIndex:
+        """The segments ``(prefix, chunks)`` saved in ``folder``, memory-mapped (:class:`ValueError` naming
+        the file when one does not fit)."""
+        return cls(pair_weight=pair_weight, segments=[LexicalSegment.load(folder, p, n) for p, n in segments])
 
     def field(self, query: str) -> tuple[_Field, bool]:
         """The unigram field a query is matched on (for IDF), and whether it is the folded one."""
@@ -201,8 +315,9 @@ class KeywordIndex:
         folded = not has_diacritics(query)
         fields = self.folded if folded else self.exact
         # pairs come from the whole query: dropping stopwords first would invent pairs the text never has
-        pair_terms = pairs(syllables(query, folded=folded))
-        return fields.unigrams.scores(query_terms(query, folded)) + self.pair_weight * fields.pairs.scores(pair_terms)
+        h = term_hashes(syllables(query, folded=folded))
+        unigrams = fields.unigrams.scores(term_hashes(query_terms(query, folded)))
+        return unigrams + self.pair_weight * fields.pairs.scores(pair_hashes(h[:-1], h[1:]))
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunk ids with a positive score, best first."""
@@ -217,39 +332,70 @@ class DiacriticRestorer:
 
     Each unaccented syllable may stand for several accented ones ('so' → số, sở, sơ …); the
     most likely sequence is found by Viterbi over the corpus's pair counts, so neighbours
-    decide ('thi dua' → 'thi đua').
+    decide ('thi dua' → 'thi đua'). The counts are the index's own arrays (syllable table,
+    pair collection frequencies), read where they lie: nothing is built at query time.
     """
 
-    def __init__(self, token_lists: list[list[str]], max_forms: int = 6) -> None:
-        unigrams: Counter[str] = Counter()
-        bigrams: Counter[tuple[str, str]] = Counter()
-        for tokens in token_lists:
-            unigrams.update(tokens)
-            bigrams.update(zip(tokens, tokens[1:]))
-        forms: dict[str, list[str]] = {}
-        for form, _ in unigrams.most_common():
-            bucket = forms.setdefault(fold(form), [])
-            if len(bucket) < max_forms:
-                bucket.append(form)
-        for word in _QUESTION_WORDS:  # questions use words the documents may not
-            bucket = forms.setdefault(fold(word), [])
-            if word not in bucket:
-                bucket.append(word)
-        self.unigrams, self.bigrams, self.forms = unigrams, bigrams, forms
+    def __init__(self, segments: list[LexicalSegment], max_forms: int = 6) -> None:
+        self.segments, self.max_forms = segments, max_forms
+
+    def _bucket(self, key: str) -> dict[str, list]:
+        """Corpus syllables folding to ``key``: form → [count, first seen], over every segment."""
+        h = term_hashes([key])[0]
+        found: dict[str, list] = {}
+        for si, seg in enumerate(self.segments):
+            table = seg.syllables
+            lo, hi = np.searchsorted(table["folded"], h, "left"), np.searchsorted(table["folded"], h, "right")
+            blob, offsets = table["blob"], table["offsets"]
+            for k in table["by_folded"][lo:hi]:
+                form = bytes(blob[offsets[k] : offsets[k + 1]]).decode("utf-8", "surrogatepass")
+                entry = found.setdefault(form, [0, (si, int(k))])
+                entry[0] += int(table["count"][k])
+        return found
+
+    def _options(self, key: str) -> tuple[list[str], dict[str, int]] | None:
+        """The most frequent forms of ``key`` (ties: the first seen), plus question words; and their counts."""
+        bucket = self._bucket(key)
+        forms = [f for f, _ in sorted(bucket.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[: self.max_forms]]
+        # questions use words the documents may not
+        forms += [w for w in _QUESTION_WORDS if fold(w) == key and w not in forms]
+        if not forms:
+            return None
+        return forms, {f: bucket[f][0] if f in bucket else 0 for f in forms}
+
+    def _pair_counts(self, left: list[str], right: list[str]) -> dict[tuple[str, str], int]:
+        pairs_ = [(p, c) for p in left for c in right]
+        h = pair_hashes(*(term_hashes([x[i] for x in pairs_]) for i in (0, 1)))
+        total = np.zeros(len(h), dtype=np.int64)
+        for seg in self.segments:
+            arrays = seg.fields["exact.pairs"]
+            terms = arrays["terms"]
+            if len(terms):
+                at = np.minimum(np.searchsorted(terms, h), len(terms) - 1)
+                total += np.where(terms[at] == h, arrays["cf"][at], 0)
+        return dict(zip(pairs_, total.tolist()))
 
     def run(self, query: str) -> str:
         words = list(re.finditer(r"\w+", query))
         if not words:
             return query
-        options = [self.forms.get(fold(w.group(0).lower()), [w.group(0).lower()]) for w in words]
+        options, unigrams = [], {}
+        for w in words:
+            found = self._options(fold(w.group(0).lower()))
+            if found is None:
+                options.append([w.group(0).lower()])
+            else:
+                options.append(found[0])
+                unigrams.update(found[1])
         # Viterbi: log-count of each pair, plus a small prior for frequent single syllables
-        best = [{c: (0.1 * math.log1p(self.unigrams[c]), [c]) for c in options[0]}]
+        best = [{c: (0.1 * math.log1p(unigrams.get(c, 0)), [c]) for c in options[0]}]
         for i in range(1, len(options)):
+            bigrams = self._pair_counts(list(best[-1]), options[i])
             step = {}
             for c in options[i]:
-                prior = 0.1 * math.log1p(self.unigrams[c])
+                prior = 0.1 * math.log1p(unigrams.get(c, 0))
                 score, path = max(
-                    ((s + math.log1p(self.bigrams[(p, c)]) + prior, path) for p, (s, path) in best[-1].items()),
+                    ((s + math.log1p(bigrams[(p, c)]) + prior, path) for p, (s, path) in best[-1].items()),
                     key=lambda x: x[0],
                 )
                 step[c] = (score, [*path, c])

@@ -39,7 +39,7 @@ def test_vector_index_is_flat_up_to_the_threshold_and_hnsw_above_with_high_recal
 def test_bm25_save_load_round_trip_scores_identically(tmp_path):
     built = KeywordIndex(TEXTS, pair_weight=0.5)
     assert set(built.save(tmp_path)) == set(LEXICAL_FILES)
-    loaded = KeywordIndex.load(tmp_path, TEXTS, pair_weight=0.5)
+    loaded = KeywordIndex.load(tmp_path, [("", len(TEXTS))], pair_weight=0.5)
     for q in QUERIES:
         assert np.array_equal(built.scores(q), loaded.scores(q))
         field, folded = built.field(q)
@@ -49,7 +49,7 @@ def test_bm25_save_load_round_trip_scores_identically(tmp_path):
     heavier = loaded.with_pair_weight(1.0)
     assert heavier.scores(QUERIES[1]).sum() > loaded.scores(QUERIES[1]).sum()
     with pytest.raises(ValueError, match="lexical.json"):
-        KeywordIndex.load(tmp_path, TEXTS[:2])
+        KeywordIndex.load(tmp_path, [("", 2)])
 
 
 def test_the_store_saves_bm25_and_loads_it_without_rebuilding(tmp_path, monkeypatch):
@@ -61,7 +61,7 @@ def test_the_store_saves_bm25_and_loads_it_without_rebuilding(tmp_path, monkeypa
     def no_build(*a, **k):
         raise AssertionError("BM25 rebuilt at load")
 
-    monkeypatch.setattr("bm25s.BM25.index", no_build)
+    monkeypatch.setattr("rag.lexical.LexicalSegment.build", no_build)
     back = read_index(tmp_path)
     assert back.keywords is not None
     monkeypatch.undo()
@@ -90,3 +90,22 @@ def test_adding_a_document_embeds_only_it(settings, encoder, corpus, tmp_path):
     reopened = read_index(tmp_path / "idx")
     hits = reopened.keyword_index().search("lễ hội mùa xuân Cao Bằng", 1)[0]
     assert reopened.chunks[int(hits[0])].source == "zz_new.txt"
+
+
+def test_a_query_takes_the_traced_path_and_gets_the_same_vector(encoder, seed_assistant):
+    """A question runs through the frozen TorchScript transformer (no per-op dispatch), a batch through the
+    eager modules (no ``SentenceTransformer.encode`` bookkeeping): the vectors are ``encode``'s to rounding."""
+    import json
+
+    from tests.conftest import SEED_DEV
+
+    questions = [json.loads(line)["question"] for line in SEED_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions += ["cum thi dua so 2", "Ai?", "x" * 3000]  # unaccented, one word, truncated at 512 tokens
+    assert encoder._traced_model() is not None
+    via_encode = encoder.model.encode(questions, prompt="query: ", normalize_embeddings=True, batch_size=1)
+    one_by_one = np.vstack([encoder.encode_query([q]) for q in questions])
+    assert np.abs(one_by_one - via_encode).max() < 1e-6
+    assert np.allclose(encoder.encode_query(questions[:5]), via_encode[:5], atol=1e-6)  # padded batch: eager
+    docs = [c.text for c in seed_assistant.index.chunks]
+    via_encode = encoder.model.encode(docs, prompt="passage: ", normalize_embeddings=True)
+    assert np.abs(encoder.encode_documents(docs) - via_encode).max() < 1e-6  # token-sorted batches
