@@ -53,8 +53,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     from embeddings.encoder import Encoder
 
     settings = _settings(args)
+    if getattr(args, "workers", None) is not None:
+        settings = settings.with_(ray_workers=args.workers)
     index_dir = Path(args.index) if args.index else settings.index_dir_for(Path(args.path))
-    report = Indexer(settings, Encoder(settings)).run(Path(args.path), index_dir, show_progress=sys.stderr.isatty())
+    if getattr(args, "ray", None):
+        from .distributed import RayIndexer
+
+        def progress(p) -> None:  # failures always; every document with -v, else every 10%
+            if p.error is None and (args.verbose or p.done == p.total or p.done % max(1, p.total // 10) == 0):
+                print(f"[{p.done}/{p.total}] {p.source}: {p.chunks} chunks", file=sys.stderr)
+
+        indexer = RayIndexer(settings, Encoder(settings), address=args.ray, progress=progress)
+    else:
+        indexer = Indexer(settings, Encoder(settings))
+    report = indexer.run(Path(args.path), index_dir, show_progress=sys.stderr.isatty())
     for s in report.skipped:
         print(f"Skipped: {s.reason}", file=sys.stderr)
     if report.rebuild_reason:
@@ -156,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="corpus folder")
     p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
     p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="embed on Ray workers: a local Ray (no ADDRESS), 'auto', or ray://HEAD:10001 "
+                        "(needs virag[scale]; docs/scale.md)")
+    p.add_argument("-w", "--workers", type=int, metavar="N",
+                   help="Ray workers (default: one per CPU of the cluster; setting ray_workers)")
     set_arg(p)
     p.set_defaults(func=cmd_index)
 

@@ -1,0 +1,326 @@
+"""Distributed indexing on Ray: workers read, chunk and embed documents; only the driver writes.
+
+What runs where:
+
+- the driver (this process) walks the corpus, reads and hashes every file to decide what changed
+  (as :class:`rag.indexer.Indexer` does), sends the bytes of new and changed files to the workers,
+  then assembles the index and writes it (FAISS folder or Milvus collection) under the index lock;
+- each worker is a Ray actor that loads the embedding model once, then extracts text, chunks and
+  embeds the batches it is given; a document that fails is reported with its reason, the rest go on.
+
+A killed worker is restarted by Ray and its unfinished calls are run again (``max_restarts``,
+``max_task_retries``); a batch that still fails is resubmitted to another worker. Results are
+keyed by source and nothing touches the store before the driver's final write, so a document is
+indexed once whatever was retried, and a crash at any point leaves the previous version live.
+The workers need virag (``pip install "virag[scale]"``) and the same model on every node; the
+driver checks each result's model fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+
+from .config import Settings
+from .documents import Document, Skipped, list_files, read_bytes
+from .errors import ConfigError, CorpusError, DocumentError, IndexError_
+from .indexer import Indexer, IndexReport
+from .store import index_lock, write_index
+
+logger = logging.getLogger(__name__)
+
+LOCAL = "local"
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        msg = '`virag index --ray` needs Ray: pip install "virag[scale]".'
+        raise ConfigError(msg) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One document finished (``error`` None) or failed, and how far the run is."""
+
+    source: str
+    chunks: int
+    done: int
+    total: int
+    error: str | None = None
+    worker_pid: int | None = None
+
+
+class _Worker:
+    """A Ray actor: the embedding model is loaded once, in ``__init__``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.encoder = Encoder(settings)
+        self.chunker = Indexer(settings, self.encoder).chunker()  # loads the model
+        self.fingerprint = self.encoder.fingerprint()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, batch: list[tuple[str, bytes]]) -> list[dict]:
+        from .documents import parse_document
+
+        out, texts = [], []
+        for source, raw in batch:
+            try:
+                doc = parse_document(raw, source)
+                chunks = self.chunker.run(doc)
+            except Exception as exc:  # one bad document must not sink its batch
+                out.append({"source": source, "error": str(exc) if isinstance(exc, DocumentError)
+                            else f"{source}: {type(exc).__name__}: {exc}"})
+                continue
+            out.append({"source": source, "document": doc, "chunks": chunks})
+            texts += [c.text for c in chunks]
+        vectors = self.encoder.encode_documents(texts)
+        cursor = 0
+        for r in out:
+            if "chunks" in r:
+                r["vectors"] = vectors[cursor : cursor + len(r["chunks"])]
+                cursor += len(r["chunks"])
+            r["pid"], r["fingerprint"] = os.getpid(), self.fingerprint
+        return out
+
+
+class RayIndexer(Indexer):
+    """:class:`Indexer` whose reading, chunking and embedding run on a Ray cluster.
+
+    Example::
+
+        report = RayIndexer(settings, Encoder(settings), address="local").run(Path("seeds"), Path("/tmp/idx"))
+        print(report.summary())
+
+    ``address``: "local" (start a local Ray on this machine's cores), "auto" (the cluster this
+    machine is part of) or "ray://head:10001"; an already initialised Ray is used as it is.
+    ``batch_docs``/``batch_bytes`` bound one call to a worker; ``progress`` is called per document.
+    """
+
+    def __init__(self, settings: Settings, encoder: Encoder, *, address: str | None = LOCAL,
+                 batch_docs: int = 32, batch_bytes: int = 256_000, max_attempts: int = 3,
+                 progress: Callable[[Progress], None] | None = None) -> None:
+        super().__init__(settings, encoder)
+        self.address = address or LOCAL
+        self.batch_docs, self.batch_bytes = batch_docs, batch_bytes
+        self.max_attempts = max_attempts
+        self.progress = progress
+        self.worker_pids: list[int] = []  # pids of the workers' first incarnations
+        self.result_pids: set[int] = set()  # pids that returned results (a restarted worker has a new one)
+        self.resubmitted = 0
+        self.timings: dict[str, float] = {}  # seconds into the last run: "ray_started", "workers_ready"
+
+    # -- cluster ---------------------------------------------------------
+    def _connect(self) -> bool:
+        """Start or join Ray; True when this call did (and so must shut it down)."""
+        ray = _ray()
+        if ray.is_initialized():
+            return False
+        if self.address == LOCAL:
+            cpus = max(os.cpu_count() or 1, self.settings.ray_workers * max(1, self.settings.threads))
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=128 * 1024 * 1024)
+        else:
+            ray.init(address=self.address, log_to_driver=False)
+        return True
+
+    def _start_workers(self):
+        ray = _ray()
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        n = self.settings.ray_workers or cpus
+        threads = self.settings.threads or max(1, cpus // n)
+        if n * threads > cpus:  # Ray would wait forever for the CPUs of the workers it cannot place
+            msg = (f"{n} Ray workers × {threads} threads need {n * threads} CPUs; the cluster has {cpus} "
+                   "(settings 'ray_workers', 'threads').")
+            raise ConfigError(msg)
+        remote = ray.remote(num_cpus=threads, max_restarts=2, max_task_retries=2)(_Worker)
+        workers = [remote.remote(self.settings.with_(threads=threads)) for _ in range(n)]
+        self.worker_pids = ray.get([w.pid.remote() for w in workers])
+        logger.info("Ray: %d workers × %d threads (pids %s)", n, threads, self.worker_pids)
+        return workers
+
+    # -- one run -----------------------------------------------------------
+    def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
+        started = self._started = time.perf_counter()
+        corpus = Path(corpus)
+        max_bytes = int(self.settings.max_file_mb * 1e6)
+        files, skipped = list_files(corpus)
+        with index_lock(index_dir):
+            head = self._head(index_dir)
+            hashes, paths, stats = self._hash(files, head[1].files if head else {}, max_bytes, skipped)
+            if not hashes:
+                why = "; ".join(s.reason for s in skipped[:5]) or "no supported files found"
+                msg = f"Corpus '{corpus}' has no readable documents ({why})."
+                raise CorpusError(msg)
+            report = IndexReport(index=None, skipped=skipped)  # type: ignore[arg-type]
+            old = self._reusable(index_dir, report)
+            old_files = old.manifest.files if old else {}
+            report.removed = sorted(set(old_files) - set(hashes))
+            fresh = []
+            for source, sha in hashes.items():
+                if old_files.get(source, {}).get("sha256") == sha:
+                    report.unchanged.append(source)
+                else:
+                    (report.changed if source in old_files else report.added).append(source)
+                    fresh.append(source)
+            if old and not report.wrote:
+                report.index, report.seconds = old, time.perf_counter() - started
+                return report
+
+            results = self._embed_all(fresh, paths, max_bytes, report) if fresh else {}
+            docs: list[Document] = []
+            for source in hashes:  # corpus order, as the plain indexer
+                if source in results:
+                    docs.append(results[source]["document"])
+                elif source not in fresh:
+                    docs.append(Document(source, old.texts[source], hashes[source], old.pages.get(source, ())))
+            if not docs:
+                msg = f"Corpus '{corpus}': no document could be indexed; see the skipped files."
+                raise CorpusError(msg)
+            failed = {s.source for s in report.skipped}
+            report.added = [s for s in report.added if s not in failed]
+            report.changed = [s for s in report.changed if s not in failed]
+            report.removed = sorted(set(report.removed) | (failed & set(old_files)))  # unreadable now: dropped
+            order = [d.source for d in docs if d.source in results]
+            new_chunks = {s: results[s]["chunks"] for s in order}
+            parts = [results[s]["vectors"] for s in order]
+            new_vectors = np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+            report.embedded_chunks = sum(len(c) for c in new_chunks.values())
+            report.index = self._assemble(docs, new_chunks, new_vectors, old, index_dir)
+            for source, entry in report.index.manifest.files.items():
+                entry.update(stats.get(source, {}))  # the next run (plain or Ray) skips unchanged files
+            write_index(index_dir, report.index)
+        report.seconds = time.perf_counter() - started
+        logger.info("Indexed %s on Ray: %s", corpus, report.summary())
+        return report
+
+    @staticmethod
+    def _hash(files: list[tuple[Path, str]], known: dict[str, dict], max_bytes: int, skipped: list[Skipped]):
+        """sha256 of every file (the driver never parses); a file whose size and mtime are those the
+        manifest recorded is not read again (as in :meth:`Indexer._scan`)."""
+        hashes: dict[str, str] = {}
+        paths: dict[str, Path] = {}
+        stats: dict[str, dict] = {}
+        for path, source in files:
+            entry = known.get(source, {})
+            try:
+                st = os.stat(path)  # before reading: a later change moves the mtime the next run sees
+                stats[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                if st.st_size <= max_bytes and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns):
+                    hashes[source], paths[source] = entry["sha256"], path
+                    continue
+            except OSError:
+                pass
+            try:
+                hashes[source] = hashlib.sha256(read_bytes(path, source, max_bytes=max_bytes)).hexdigest()
+                paths[source] = path
+            except DocumentError as exc:
+                skipped.append(Skipped(source, str(exc)))
+        return hashes, paths, stats
+
+    def _batches(self, sources: list[str], paths: dict[str, Path]) -> list[list[str]]:
+        batches, batch, size = [], [], 0
+        for s in sources:
+            n = paths[s].stat().st_size if paths[s].exists() else 0
+            if batch and (len(batch) >= self.batch_docs or size + n > self.batch_bytes):
+                batches.append(batch)
+                batch, size = [], 0
+            batch.append(s)
+            size += n
+        if batch:
+            batches.append(batch)
+        return batches
+
+    def _embed_all(self, fresh: list[str], paths: dict[str, Path], max_bytes: int, report: IndexReport) -> dict:
+        """Run every fresh document through the workers; failures go to ``report.skipped``."""
+        ray = _ray()
+        started_ray = self._connect()
+        self.timings["ray_started"] = time.perf_counter() - self._started
+        results: dict[str, dict] = {}
+        fingerprint = self.encoder.fingerprint()
+        try:
+            workers = self._start_workers()
+            self.timings["workers_ready"] = time.perf_counter() - self._started
+            load = {i: 0 for i in range(len(workers))}
+            pending = deque((batch, 1) for batch in self._batches(fresh, paths))
+            in_flight: dict = {}
+            done = 0
+
+            def fail(source: str, reason: str) -> None:
+                nonlocal done
+                done += 1
+                report.skipped.append(Skipped(source, reason))
+                logger.warning("Skipped %s", reason)
+                if self.progress:
+                    self.progress(Progress(source, 0, done, len(fresh), reason))
+
+            while pending or in_flight:
+                while pending and len(in_flight) < 2 * len(workers):  # two calls queued per worker
+                    batch, attempt = pending.popleft()
+                    payload = []
+                    for s in batch:  # read again when sent: the driver never holds the whole corpus
+                        try:
+                            payload.append((s, read_bytes(paths[s], s, max_bytes=max_bytes)))
+                        except DocumentError as exc:
+                            fail(s, str(exc))
+                    if not payload:
+                        continue
+                    w = min(load, key=load.get)
+                    load[w] += 1
+                    in_flight[workers[w].run.remote(payload)] = (batch, attempt, w)
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                batch, attempt, w = in_flight.pop(ready[0])
+                if w in load:
+                    load[w] -= 1
+                try:
+                    out = ray.get(ready[0])
+                except ray.exceptions.RayError as exc:  # a dead worker, or an error outside any one document
+                    if isinstance(exc, ray.exceptions.ActorDiedError) and w in load:
+                        del load[w]  # Ray's restarts are used up: send nothing more to it
+                        logger.warning("Ray worker %d is dead; %d left.", w, len(load))
+                        if not load:
+                            msg = "Every Ray worker died; nothing was written (see the Ray logs: out of memory?)."
+                            raise IndexError_(msg) from exc
+                    if attempt < self.max_attempts:
+                        self.resubmitted += 1
+                        logger.warning("Ray worker failed on %d documents (%s); resubmitting.", len(batch), type(exc).__name__)
+                        pending.append((batch, attempt + 1))
+                    else:
+                        for s in batch:
+                            fail(s, f"{s}: its Ray worker failed {attempt} times ({type(exc).__name__}).")
+                    continue
+                for r in out:
+                    if r["fingerprint"] != fingerprint:
+                        msg = (f"A Ray worker (pid {r['pid']}) embeds with {r['fingerprint']}, the index needs "
+                               f"{fingerprint}: give every node the same model and settings.")
+                        raise IndexError_(msg)
+                    self.result_pids.add(r["pid"])
+                    if r["source"] in results:  # a batch that ran twice: keep the first
+                        continue
+                    if "error" in r:
+                        fail(r["source"], r["error"])
+                        continue
+                    results[r["source"]] = r
+                    done += 1
+                    if self.progress:
+                        self.progress(Progress(r["source"], len(r["chunks"]), done, len(fresh), None, r["pid"]))
+            for w in workers:
+                ray.kill(w)
+        finally:
+            if started_ray:
+                ray.shutdown()
+        return results
