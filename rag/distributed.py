@@ -34,7 +34,7 @@ from embeddings.encoder import Encoder
 from .config import Settings
 from .documents import Document, Skipped, list_files, read_bytes
 from .errors import ConfigError, CorpusError, DocumentError, IndexError_
-from .indexer import Indexer, IndexReport
+from .indexer import Indexer, IndexReport, file_stat
 from .store import index_lock, write_index
 
 logger = logging.getLogger(__name__)
@@ -217,14 +217,12 @@ class RayIndexer(Indexer):
         stats: dict[str, dict] = {}
         for path, source in files:
             entry = known.get(source, {})
-            try:
-                st = os.stat(path)  # before reading: a later change moves the mtime the next run sees
-                stats[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-                if st.st_size <= max_bytes and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns):
-                    hashes[source], paths[source] = entry["sha256"], path
-                    continue
-            except OSError:
-                pass
+            stat, same = file_stat(path, entry, max_bytes)
+            if stat:
+                stats[source] = stat
+            if same:
+                hashes[source], paths[source] = entry["sha256"], path
+                continue
             try:
                 hashes[source] = hashlib.sha256(read_bytes(path, source, max_bytes=max_bytes)).hexdigest()
                 paths[source] = path

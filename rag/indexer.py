@@ -90,6 +90,18 @@ class IndexReport:
         return "; ".join(parts)
 
 
+def file_stat(path, entry: dict, max_bytes: int) -> tuple[dict | None, bool]:
+    """``{"size", "mtime_ns"}`` of ``path`` (None when it cannot be stat'ed), and whether they are
+    the ones the manifest ``entry`` recorded: then the file is unchanged and is not read again.
+    Stat before reading: a change made meanwhile moves the mtime the next run sees."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None, False
+    same = entry.get("mtime_ns") == st.st_mtime_ns and entry.get("size") == st.st_size <= max_bytes
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}, same
+
+
 class Indexer:
     """Keeps the index of one corpus folder up to date.
 
@@ -221,16 +233,13 @@ class Indexer:
         no_entry: dict = {}
         for path, source in files:
             entry = known.get(source, no_entry)
-            try:
-                st = os.stat(path)  # before reading: a later change moves the mtime the next run sees
-            except OSError:
-                st = None
-            if st and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("size") == st.st_size <= max_bytes:
+            stat, same = file_stat(path, entry, max_bytes)
+            if same:
                 unchanged.append(source)
                 items.append((path, source))
                 continue
-            if st:
-                stats[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            if stat:
+                stats[source] = stat
             try:
                 doc = load_document(path, source, max_bytes=max_bytes)
             except DocumentError as exc:
