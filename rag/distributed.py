@@ -2,9 +2,10 @@
 
 What runs where:
 
-- the driver (this process) walks the corpus, reads and hashes every file to decide what changed
-  (as :class:`rag.indexer.Indexer` does), sends the bytes of new and changed files to the workers,
-  then assembles the index and writes it (FAISS folder or Milvus collection) under the index lock;
+- the driver (this process) runs :class:`rag.indexer.Indexer`'s steps with two replaced: it hashes
+  the files instead of parsing them (``_load``), and the new and changed files' bytes go to the
+  workers instead of the local chunker and model (``_embed``). Deciding what changed, the delta
+  segment for added documents, and the one write under the index lock are the plain indexer's;
 - each worker is a Ray actor that loads the embedding model once, then extracts text, chunks and
   embeds the batches it is given; a document that fails is reported with its reason, the rest go on.
 
@@ -32,10 +33,9 @@ import numpy as np
 from embeddings.encoder import Encoder
 
 from .config import Settings
-from .documents import Document, Skipped, list_files, read_bytes
-from .errors import ConfigError, CorpusError, DocumentError, IndexError_
-from .indexer import Indexer, IndexReport, file_stat
-from .store import index_lock, write_index
+from .documents import Skipped, read_bytes
+from .errors import ConfigError, DocumentError, IndexError_
+from .indexer import Indexer, IndexReport
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,15 @@ def _ray():
         msg = '`virag index --ray` needs Ray: pip install "virag[scale]".'
         raise ConfigError(msg) from None
     return ray
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A new or changed file, hashed by the driver, to be parsed by a worker."""
+
+    path: Path
+    source: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -154,82 +163,15 @@ class RayIndexer(Indexer):
         logger.info("Ray: %d workers × %d threads (pids %s)", n, threads, self.worker_pids)
         return workers
 
-    # -- one run -----------------------------------------------------------
+    # -- the two steps that differ from the plain indexer -------------------
     def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
-        started = self._started = time.perf_counter()
-        corpus = Path(corpus)
-        max_bytes = int(self.settings.max_file_mb * 1e6)
-        files, skipped = list_files(corpus)
-        with index_lock(index_dir):
-            head = self._head(index_dir)
-            hashes, paths, stats = self._hash(files, head[1].files if head else {}, max_bytes, skipped)
-            if not hashes:
-                why = "; ".join(s.reason for s in skipped[:5]) or "no supported files found"
-                msg = f"Corpus '{corpus}' has no readable documents ({why})."
-                raise CorpusError(msg)
-            report = IndexReport(index=None, skipped=skipped)  # type: ignore[arg-type]
-            old = self._reusable(index_dir, report)
-            old_files = old.manifest.files if old else {}
-            report.removed = sorted(set(old_files) - set(hashes))
-            fresh = []
-            for source, sha in hashes.items():
-                if old_files.get(source, {}).get("sha256") == sha:
-                    report.unchanged.append(source)
-                else:
-                    (report.changed if source in old_files else report.added).append(source)
-                    fresh.append(source)
-            if old and not report.wrote:
-                report.index, report.seconds = old, time.perf_counter() - started
-                return report
+        self._started = time.perf_counter()
+        return super().run(corpus, index_dir, show_progress=show_progress)
 
-            results = self._embed_all(fresh, paths, max_bytes, report) if fresh else {}
-            docs: list[Document] = []
-            for source in hashes:  # corpus order, as the plain indexer
-                if source in results:
-                    docs.append(results[source]["document"])
-                elif source not in fresh:
-                    docs.append(Document(source, old.texts[source], hashes[source], old.pages.get(source, ())))
-            if not docs:
-                msg = f"Corpus '{corpus}': no document could be indexed; see the skipped files."
-                raise CorpusError(msg)
-            failed = {s.source for s in report.skipped}
-            report.added = [s for s in report.added if s not in failed]
-            report.changed = [s for s in report.changed if s not in failed]
-            report.removed = sorted(set(report.removed) | (failed & set(old_files)))  # unreadable now: dropped
-            order = [d.source for d in docs if d.source in results]
-            new_chunks = {s: results[s]["chunks"] for s in order}
-            parts = [results[s]["vectors"] for s in order]
-            new_vectors = np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)
-            report.embedded_chunks = sum(len(c) for c in new_chunks.values())
-            report.index = self._assemble(docs, new_chunks, new_vectors, old, index_dir)
-            for source, entry in report.index.manifest.files.items():
-                entry.update(stats.get(source, {}))  # the next run (plain or Ray) skips unchanged files
-            write_index(index_dir, report.index)
-        report.seconds = time.perf_counter() - started
-        logger.info("Indexed %s on Ray: %s", corpus, report.summary())
-        return report
-
-    @staticmethod
-    def _hash(files: list[tuple[Path, str]], known: dict[str, dict], max_bytes: int, skipped: list[Skipped]):
-        """sha256 of every file (the driver never parses); a file whose size and mtime are those the
-        manifest recorded is not read again (as in :meth:`Indexer._scan`)."""
-        hashes: dict[str, str] = {}
-        paths: dict[str, Path] = {}
-        stats: dict[str, dict] = {}
-        for path, source in files:
-            entry = known.get(source, {})
-            stat, same = file_stat(path, entry, max_bytes)
-            if stat:
-                stats[source] = stat
-            if same:
-                hashes[source], paths[source] = entry["sha256"], path
-                continue
-            try:
-                hashes[source] = hashlib.sha256(read_bytes(path, source, max_bytes=max_bytes)).hexdigest()
-                paths[source] = path
-            except DocumentError as exc:
-                skipped.append(Skipped(source, str(exc)))
-        return hashes, paths, stats
+    def _load(self, path: Path, source: str, max_bytes: int) -> _Raw:
+        """Hash only: the workers parse. The bytes are read again when sent, so the driver never
+        holds the whole corpus."""
+        return _Raw(Path(path), source, hashlib.sha256(read_bytes(path, source, max_bytes=max_bytes)).hexdigest())
 
     def _batches(self, sources: list[str], paths: dict[str, Path], workers: int) -> list[list[str]]:
         """Large calls: the encoder sorts a call's passages by length, so small calls pad more and
@@ -247,9 +189,19 @@ class RayIndexer(Indexer):
             batches.append(batch)
         return batches
 
-    def _embed_all(self, fresh: list[str], paths: dict[str, Path], max_bytes: int, report: IndexReport) -> dict:
-        """Run every fresh document through the workers; failures go to ``report.skipped``."""
+    def _embed(self, fresh: list[_Raw], report: IndexReport, show_progress: bool = False):
+        """Run every new or changed document through the workers; failures go to ``report.skipped``."""
+        results = self._run_workers(fresh, report)
+        done = [results[r.source]["document"] for r in fresh if r.source in results]
+        new_chunks = {d.source: results[d.source]["chunks"] for d in done}
+        parts = [results[d.source]["vectors"] for d in done]
+        vectors = np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)  # no model in the driver
+        return done, new_chunks, vectors
+
+    def _run_workers(self, fresh: list[_Raw], report: IndexReport) -> dict[str, dict]:
         ray = _ray()
+        max_bytes = int(self.settings.max_file_mb * 1e6)
+        paths = {r.source: r.path for r in fresh}
         started_ray = self._connect()
         self.timings["ray_started"] = time.perf_counter() - self._started
         results: dict[str, dict] = {}
@@ -258,7 +210,7 @@ class RayIndexer(Indexer):
             workers = self._start_workers()
             self.timings["workers_ready"] = time.perf_counter() - self._started
             load = {i: 0 for i in range(len(workers))}
-            pending = deque((batch, 1) for batch in self._batches(fresh, paths, len(workers)))
+            pending = deque((batch, 1) for batch in self._batches([r.source for r in fresh], paths, len(workers)))
             in_flight: dict = {}
             done = 0
 

@@ -222,12 +222,18 @@ class Indexer:
             return None
         return opened
 
+    def _load(self, path: Path, source: str, max_bytes: int) -> Document:
+        """A new or modified file, read for :meth:`_embed`; anything with ``.source`` and ``.sha256``
+        (the Ray indexer only hashes here: its workers parse). Raises :class:`DocumentError`."""
+        return load_document(path, source, max_bytes=max_bytes)
+
     def _scan(self, files: list[tuple[str, str]], known: dict[str, dict], report: IndexReport):
-        """Each file in corpus order: its :class:`Document`, or ``(path, source)`` when its size and
-        modification time are those ``known`` recorded (unchanged, and not read again); and the
-        ``{"size", "mtime_ns"}`` of the files read, for the next run. (135k files: ~1 s, mostly ``stat``.)"""
+        """Each file in corpus order: what :meth:`_load` made of it when it is new or changed, or
+        ``(path, source)`` when it is unchanged (by size and modification time, or by content hash);
+        and the ``{"size", "mtime_ns"}`` of the files read, for the next run. (135k files: ~1 s, mostly
+        ``stat``.)"""
         max_bytes = int(self.settings.max_file_mb * 1e6)
-        items: list[Document | tuple[str, str]] = []
+        items: list = []
         stats: dict[str, dict] = {}
         unchanged = report.unchanged
         no_entry: dict = {}
@@ -241,17 +247,42 @@ class Indexer:
             if stat:
                 stats[source] = stat
             try:
-                doc = load_document(path, source, max_bytes=max_bytes)
+                doc = self._load(path, source, max_bytes)
             except DocumentError as exc:
                 logger.warning("Skipped %s", exc)
                 report.skipped.append(Skipped(source, str(exc)))
                 continue
             if entry.get("sha256") == doc.sha256:
-                report.unchanged.append(source)
+                unchanged.append(source)
+                items.append((path, source))
             else:
                 (report.changed if entry else report.added).append(source)
-            items.append(doc)
+                items.append(doc)
         return items, stats
+
+    def _embed(self, fresh: list[Document], report: IndexReport, show_progress: bool = False):
+        """Chunk and embed the new and changed documents: the documents indexed (in ``fresh``'s order),
+        their chunks, and the chunks' vectors in that order. A document that fails goes to
+        ``report.skipped`` and is left out."""
+        chunker = self.chunker()
+        new_chunks = {d.source: chunker.run(d) for d in fresh}
+        texts = [c.text for d in fresh for c in new_chunks[d.source]]
+        return fresh, new_chunks, self.encoder.encode_documents(texts, show_progress=show_progress)
+
+    def _embed_items(self, items: list, report: IndexReport, show_progress: bool):
+        """:meth:`_embed` over the scanned items that are not unchanged; the items that failed are
+        dropped, the others become :class:`Document` s."""
+        pending = [x for x in items if not isinstance(x, tuple)]
+        if not pending:
+            return items, [], {}, None
+        fresh, new_chunks, new_vectors = self._embed(pending, report, show_progress)
+        done = {d.source: d for d in fresh}
+        if len(done) < len(pending):  # failed as a whole file: as if it could not be read
+            report.added = [s for s in report.added if s in done]
+            report.changed = [s for s in report.changed if s in done]
+        items = [x if isinstance(x, tuple) else done[x.source] for x in items
+                 if isinstance(x, tuple) or x.source in done]
+        return items, fresh, new_chunks, new_vectors
 
     def _append(self, head: tuple[Path, Manifest], fresh: list[Document], new_chunks: dict[str, list[Chunk]],
                 new_vectors: np.ndarray, stats: dict[str, dict], index_dir: Path) -> int:
@@ -285,6 +316,12 @@ class Indexer:
             return False  # an external vector store is written whole (rag/milvus_store.py)
         return dict(head[1].segment_sizes(0)).get(DELTA, 0) + new <= self.settings.delta_max_chunks
 
+    def _rescan(self, files: list, skipped: list[Skipped], report: IndexReport):
+        """The index cannot be read: every file is read again and the index rebuilt from them."""
+        report.added, report.changed, report.unchanged, report.removed = [], [], [], []
+        report.skipped = list(skipped)
+        return self._scan(files, {}, report)
+
     def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
         started = time.perf_counter()
         index_dir = Path(index_dir)
@@ -300,31 +337,31 @@ class Indexer:
                        or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})")
                 msg = f"Corpus '{corpus}' has no readable documents ({why})."
                 raise CorpusError(msg)
-            report.removed = sorted(set(known) - {x.source if isinstance(x, Document) else x[1] for x in items})
-            todo = set(report.added) | set(report.changed)
-            fresh = [x for x in items if isinstance(x, Document) and x.source in todo]
-            chunker = self.chunker() if fresh else None
-            new_chunks = {d.source: chunker.run(d) for d in fresh}
-
+            # only documents added: they may go to the delta segment without reading the index
+            add_only = (not report.changed and self._delta_fits(head, 0)
+                        and set(known) <= {_source(x) for x in items})
             old = None
-            appending = (not report.changed and not report.removed and bool(fresh)
-                         and self._delta_fits(head, sum(map(len, new_chunks.values()))))
-            if not appending:  # the whole index, every file checked: reused as it is, or rewritten as one
+            if not add_only:  # the whole index, every file checked: reused as it is, or rewritten as one
                 old = self._reusable(index_dir, report)
-                if old is None and head is not None:  # damaged: rebuilt from every file, read again
-                    report.added, report.changed, report.unchanged, report.removed = [], [], [], []
-                    report.skipped = list(skipped)
-                    items, stats = self._scan(files, {}, report)
-                    fresh = [x for x in items if isinstance(x, Document)]
-                    chunker = chunker or self.chunker()
-                    new_chunks = {d.source: new_chunks.get(d.source) or chunker.run(d) for d in fresh}
-                if old is not None and not report.wrote:
-                    report.index, report.seconds = old, time.perf_counter() - started
-                    return report
+                if old is None and head is not None:  # damaged
+                    known, (items, stats) = {}, self._rescan(files, skipped, report)
+            items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
+            if not items:
+                msg = f"Corpus '{corpus}': no document could be indexed; see the skipped files."
+                raise CorpusError(msg)
+            report.removed = sorted(set(known) - {_source(x) for x in items})
+            report.embedded_chunks = sum(map(len, new_chunks.values()))
+            appending = add_only and bool(fresh) and self._delta_fits(head, report.embedded_chunks)
+            if add_only and not appending:  # nothing new, or too much for the delta segment
+                old = self._reusable(index_dir, report)
+                if old is None:  # damaged
+                    known, (items, stats) = {}, self._rescan(files, skipped, report)
+                    items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
+                    report.embedded_chunks = sum(map(len, new_chunks.values()))
+            if old is not None and not report.wrote:
+                report.index, report.seconds = old, time.perf_counter() - started
+                return report
 
-            chunk_texts = [c.text for d in fresh for c in new_chunks[d.source]]
-            new_vectors = self.encoder.encode_documents(chunk_texts, show_progress=show_progress)
-            report.embedded_chunks = len(chunk_texts)
             if appending:
                 report.counts = (len(known) + len(fresh), self._append(head, fresh, new_chunks, new_vectors, stats,
                                                                        index_dir))
@@ -339,3 +376,7 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())
         return report
+
+
+def _source(item) -> str:
+    return item[1] if isinstance(item, tuple) else item.source

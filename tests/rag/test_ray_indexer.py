@@ -13,6 +13,7 @@ from rag import Assistant  # noqa: E402
 from rag.cli import main  # noqa: E402
 from rag.distributed import RayIndexer  # noqa: E402
 from rag.milvus_store import _count  # noqa: E402
+from rag.store import DELTA, read_manifest  # noqa: E402
 
 GOOD = ["000_235558df8fbeb811.txt", "001_7d2fc00ee8fcd6c5.txt", "002_f2420c0540b3194a.txt",
         "003_5072486995dc572e.txt", "004_67d702c3fe2dbdbb.txt"]
@@ -68,3 +69,9 @@ def test_cli_index_ray_updates_incrementally(corpus, tmp_path, capsys):
     assert "1 changed, 0 removed, 4 unchanged" in out.out and "[1/1] 003_5072486995dc572e.txt" in out.err
     assert main(["index", str(corpus), "--ray", "--index", index]) == 0  # nothing changed: Ray is not even started
     assert "0 chunks embedded" in capsys.readouterr().out
+    # an added document goes to the delta segment, as with the plain indexer: the base is not rewritten
+    (corpus / "moi.txt").write_text("Hội nghị tổng kết công tác thi đua năm 2024 diễn ra tại Đà Nẵng.", encoding="utf-8")
+    assert main(["index", str(corpus), "--ray", "-w", "1", "--index", index]) == 0
+    assert "1 added, 0 changed, 0 removed, 5 unchanged" in capsys.readouterr().out
+    manifest = read_manifest(tmp_path / "idx")[1]
+    assert [s["prefix"] for s in manifest.segments] == ["", DELTA] and "moi.txt" in manifest.files
