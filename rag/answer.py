@@ -127,11 +127,12 @@ class ExtractiveAnswerer:
         if confidence < s.abstain_threshold:
             return self._abstain(question, retrieval, confidence)
         best = float(scores[order[0]])
-        picked = [int(j) for j in order[: s.max_answer_sentences]
+        has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
+        found = s.stop_at_answer and bool(matrix[order[0], has_new])  # a factoid question, answered
+        picked = [int(j) for j in order[: 1 if found else s.max_answer_sentences]
                   if j == order[0] or float(scores[j]) >= best - s.second_sentence_margin]
         # The question wants a name, number or date the picked sentences do not give: add the
         # best nearby sentence that does (news often names the event first, the answer next).
-        has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
         if matrix[order[0], lacks_new] and not any(matrix[j, has_new] for j in picked):
             for j in order[1:]:
                 if float(scores[j]) < best - s.completion_margin:

@@ -85,6 +85,8 @@ class Settings:
     max_answer_sentences: int = 2
     # a second sentence joins the answer when its score is within this margin of the best
     second_sentence_margin: float = 1.0
+    # ... unless the question asks for a name, number or date and the best sentence gives one
+    stop_at_answer: bool = True
     # when the best sentence lacks the name/number/date asked for, a sentence that has it joins
     # the answer if its score is within this margin
     completion_margin: float = 3.0

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from evals.matching import answer_matches, evidence_hit
+from evals.matching import answer_matches, citation_supported, evidence_hit
 from rag.answer import ABSTAIN_TEXT, FOREIGN_TEXT
 from rag.errors import QuestionError
 from tests.conftest import SEED_DEV, SEEDS
@@ -35,6 +35,30 @@ def test_answer_contains_gold_for_24_of_28(answers):
     right = [q["id"] for q in ANSWERABLE
              if not answers[q["id"]].abstained and answer_matches(answers[q["id"]].text, q["answers"], q["match"])]
     assert len(right) >= 24, sorted({q["id"] for q in ANSWERABLE} - set(right))
+
+
+def test_citation_precision_and_length_on_the_seed_set(seed_assistant, answers):
+    """Factoid questions answered by their best sentence get that sentence only (stop_at_answer):
+    a second, merely related sentence would be a citation without support."""
+    given = [answers[q["id"]] for q in ANSWERABLE if not answers[q["id"]].abstained]
+    flags = [citation_supported(c.quote, c.source, c.start, c.end, q["docs"], q["evidence"], q["answers"],
+                                seed_assistant.index.texts[c.source])
+             for q in ANSWERABLE for c in answers[q["id"]].citations]
+    assert sum(flags) / len(flags) >= 0.78, (sum(flags), len(flags))
+    lengths = sorted(len(a.text) for a in given)
+    assert lengths[len(lengths) // 2] <= 225
+
+
+def test_a_factoid_question_answered_by_its_best_sentence_cites_only_it(seed_assistant, settings, encoder,
+                                                                        seed_index_dir):
+    from rag import Assistant
+
+    q = "Đồng chí nào phát biểu chỉ đạo hội nghị Cụm thi đua số 2 năm 2024?"
+    short = seed_assistant.ask(q)
+    assert len(short.citations) == 1 and "Nguyễn Quang Dương" in short.text
+    longer = Assistant.from_folder(SEEDS, settings=settings.with_(stop_at_answer=False), index_dir=seed_index_dir,
+                                   encoder=encoder).ask(q)
+    assert len(longer.citations) == 2 and longer.text.startswith(short.text.rsplit(" [1]", 1)[0])
 
 
 def test_unanswerable_questions_abstain_and_still_show_passages(answers):
