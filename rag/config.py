@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import typing
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
@@ -17,6 +19,19 @@ def default_home() -> Path:
     """``$VIRAG_HOME`` or ``~/.cache/virag``: built model, indexes keyed by corpus."""
     env = os.environ.get("VIRAG_HOME")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "virag"
+
+
+_POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_question_chars")
+# settings where 0 means something
+_NON_NEGATIVE = {"chunk_overlap_sentences": "", "threads": " (0: every core)",
+                 "delta_max_chunks": " (0: no delta segment)", "ray_workers": " (0: one per CPU)"}
+
+
+@functools.cache
+def _choices() -> dict[str, tuple]:
+    """The allowed values of each ``Literal`` setting, read from the annotations."""
+    hints = typing.get_type_hints(Settings)
+    return {name: typing.get_args(t) for name, t in hints.items() if typing.get_origin(t) is Literal}
 
 
 @dataclass(frozen=True)
@@ -106,34 +121,19 @@ class Settings:
     max_file_mb: float = 50.0
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_question_chars"):
+        for name in _POSITIVE:
             if getattr(self, name) <= 0:
                 msg = f"Setting '{name}' must be positive, got {getattr(self, name)!r}."
                 raise ConfigError(msg)
-        if self.chunk_overlap_sentences < 0:
-            msg = f"Setting 'chunk_overlap_sentences' must be >= 0, got {self.chunk_overlap_sentences!r}."
-            raise ConfigError(msg)
-        if self.answerer not in ("extractive", "openai", "llamacpp"):
-            msg = f"Setting 'answerer' must be 'extractive', 'openai' or 'llamacpp', got {self.answerer!r}."
-            raise ConfigError(msg)
-        if self.precision not in ("float32", "bfloat16"):
-            msg = f"Setting 'precision' must be 'float32' or 'bfloat16', got {self.precision!r}."
-            raise ConfigError(msg)
-        if self.threads < 0:
-            msg = f"Setting 'threads' must be >= 0 (0: every core), got {self.threads!r}."
-            raise ConfigError(msg)
-        if self.delta_max_chunks < 0:
-            msg = f"Setting 'delta_max_chunks' must be >= 0 (0: no delta segment), got {self.delta_max_chunks!r}."
-            raise ConfigError(msg)
-        if self.fusion not in ("zscore", "rrf"):
-            msg = f"Setting 'fusion' must be 'zscore' or 'rrf', got {self.fusion!r}."
-            raise ConfigError(msg)
-        if self.store not in ("faiss", "milvus"):
-            msg = f"Setting 'store' must be 'faiss' or 'milvus', got {self.store!r}."
-            raise ConfigError(msg)
-        if self.ray_workers < 0:
-            msg = f"Setting 'ray_workers' must be >= 0 (0: one per CPU), got {self.ray_workers!r}."
-            raise ConfigError(msg)
+        for name, zero in _NON_NEGATIVE.items():
+            if getattr(self, name) < 0:
+                msg = f"Setting '{name}' must be >= 0{zero}, got {getattr(self, name)!r}."
+                raise ConfigError(msg)
+        for name, allowed in _choices().items():
+            if getattr(self, name) not in allowed:
+                options = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
+                msg = f"Setting '{name}' must be {options}, got {getattr(self, name)!r}."
+                raise ConfigError(msg)
         if self.candidates < self.top_k:
             msg = f"Setting 'candidates' ({self.candidates}) must be >= 'top_k' ({self.top_k})."
             raise ConfigError(msg)

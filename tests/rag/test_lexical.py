@@ -1,7 +1,6 @@
 """BM25 and diacritic restoration from the saved arrays, checked against independent references:
 bm25s (the library the scores must equal, bit for bit) and a Counter-based restorer."""
 
-import math
 import re
 from collections import Counter
 
@@ -9,11 +8,10 @@ import numpy as np
 import pytest
 
 from rag.chunking import Chunk
-from rag.lexical import FIELDS, KeywordIndex, LexicalSegment, pairs, query_terms
+from rag.lexical import _QUESTION_WORDS as QUESTION_WORDS
+from rag.lexical import FIELDS, DiacriticRestorer, KeywordIndex, LexicalSegment, pairs, query_terms
 from rag.vietnamese import fold, has_diacritics, syllables
 from tests.conftest import SEEDS, ROOT
-
-QUESTION_WORDS = ("nào", "gì", "đâu", "nhiêu", "mấy", "thế", "sao", "bao", "giờ", "tại", "vì", "ai", "khi", "là")
 
 
 class Bm25sReference:
@@ -45,10 +43,12 @@ class Bm25sReference:
         return score(uni, query_terms(query, folded)) + pair_weight * score(pair, pairs(syllables(query, folded=folded)))
 
 
-class CounterRestorer:
-    """Diacritic restoration from Counters over every chunk (the implementation built at query time before)."""
+class CounterRestorer(DiacriticRestorer):
+    """Forms and counts from Counters over every chunk (how they were built at query time before); the
+    Viterbi is the restorer's own, so the test compares the memory-mapped tables with the Counters."""
 
     def __init__(self, texts: list[str], max_forms: int = 6) -> None:
+        super().__init__([], max_forms)
         self.unigrams, self.bigrams = Counter(), Counter()
         for tokens in map(syllables, texts):
             self.unigrams.update(tokens)
@@ -63,30 +63,12 @@ class CounterRestorer:
             if word not in bucket:
                 bucket.append(word)
 
-    def run(self, query: str) -> str:
-        words = list(re.finditer(r"\w+", query))
-        if not words:
-            return query
-        options = [self.forms.get(fold(w.group(0).lower()), [w.group(0).lower()]) for w in words]
-        best = [{c: (0.1 * math.log1p(self.unigrams[c]), [c]) for c in options[0]}]
-        for i in range(1, len(options)):
-            step = {}
-            for c in options[i]:
-                prior = 0.1 * math.log1p(self.unigrams[c])
-                step[c] = max(((s + math.log1p(self.bigrams[(p, c)]) + prior, [*path, c])
-                               for p, (s, path) in best[-1].items()), key=lambda x: x[0])
-            best.append(step)
-        restored = max(best[-1].values(), key=lambda x: x[0])[1]
-        out, last = [], 0
-        for m, form in zip(words, restored):
-            original = m.group(0)
-            if fold(form) != fold(original.lower()):
-                form = original
-            elif original[:1].isupper():
-                form = form[:1].upper() + form[1:]
-            out.append(query[last : m.start()] + form)
-            last = m.end()
-        return "".join(out) + query[last:]
+    def _options(self, key: str):
+        forms = self.forms.get(key)
+        return (forms, {f: self.unigrams[f] for f in forms}) if forms else None
+
+    def _pair_counts(self, left: list[str], right: list[str]) -> dict[tuple[str, str], int]:
+        return {(p, c): self.bigrams[(p, c)] for p in left for c in right}
 
 
 @pytest.fixture(scope="module")
