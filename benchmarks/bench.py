@@ -22,8 +22,8 @@ DEFAULT_OUT = ROOT / "bench_out" / "bench"
 VIQUAD = ROOT.parent / "shared" / "bench" / "viquad_dev"
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.2f}] {msg}", file=sys.stderr, flush=True)
+def log(msg: str, tag: str = "bench") -> None:
+    print(f"[{tag} {time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.2f}] {msg}", file=sys.stderr, flush=True)
 
 
 def child(module: str, *args: str, log_to: Path | None = None) -> dict:
@@ -40,7 +40,9 @@ def child(module: str, *args: str, log_to: Path | None = None) -> dict:
 
 
 def dir_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
+    """MB of a file, or of every file below a folder."""
+    path = Path(path)
+    return (path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())) / 1e6
 
 
 # -- embedding throughput ----------------------------------------------------

@@ -14,11 +14,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from benchmarks import bench
+from benchmarks.serve import percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench_out" / "scale"
@@ -26,7 +28,7 @@ MODES = ("plain", "ray1", "ray2")
 
 
 def log(msg: str) -> None:
-    print(f"[scale {time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.2f}] {msg}", file=sys.stderr, flush=True)
+    bench.log(msg, "scale")
 
 
 # -- memory of a process tree -------------------------------------------------------
@@ -113,31 +115,14 @@ def index_child(corpus: Path, index_dir: Path, mode: str) -> dict:
     return out
 
 
-def _child(*args: str) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.scale", "--child", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 # -- query latency: FAISS vs Milvus-lite ------------------------------------------
-def _ms(samples: list[float]) -> dict:
-    import numpy as np
-
-    a = np.asarray(samples) * 1000
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))}
-
-
-def _du(path: Path) -> int:
-    path = Path(path)
-    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def _ms(seconds: list[float]) -> dict:
+    return percentiles([t * 1000 for t in seconds])
 
 
 def query_latency(base_index: Path, paragraphs: list[str], out: Path, n_queries: int = 100) -> dict:
     import numpy as np
 
-    from benchmarks.bench import make_queries, synthetic_index
     from embeddings.encoder import Encoder
     from rag.config import Settings
     from rag.milvus_store import build_vectors
@@ -149,7 +134,7 @@ def query_latency(base_index: Path, paragraphs: list[str], out: Path, n_queries:
     from benchmarks.viwiki import EXTRACTED, write_corpus
 
     corpus = write_corpus(paragraphs, EXTRACTED / f"corpus-{len(paragraphs)}")
-    synthetic_index(paragraphs, base_index, faiss_dir, settings, corpus)
+    bench.synthetic_index(paragraphs, base_index, faiss_dir, settings, corpus)
     f_index = read_index(faiss_dir)
     shutil.rmtree(milvus_dir, ignore_errors=True)
     s_m = settings.with_(store="milvus")
@@ -161,12 +146,12 @@ def query_latency(base_index: Path, paragraphs: list[str], out: Path, n_queries:
                                         keywords=f_index.keywords))
     m_index = read_index(milvus_dir)
     encoder = Encoder(settings)
-    queries = make_queries(paragraphs, n_queries)
+    queries = bench.make_queries(paragraphs, n_queries)
     qvecs = encoder.encode_query(queries)
     rng = np.random.default_rng(0)
     result = {"vectors": len(vectors), "milvus_write_s": write_s, "milvus_write_per_s": len(vectors) / write_s,
-              "faiss_vectors_mb": _du(f_index.path / "vectors.faiss") / 1e6,
-              "milvus_db_mb": _du(milvus_dir / "milvus.db") / 1e6, "load_before": os.getloadavg()}
+              "faiss_vectors_mb": bench.dir_mb(f_index.path / "vectors.faiss"),
+              "milvus_db_mb": bench.dir_mb(milvus_dir / "milvus.db"), "load_before": os.getloadavg()}
     retrieved = {}
     for name, index in (("faiss", f_index), ("milvus", m_index)):
         for q in qvecs[:5]:  # warm-up
@@ -248,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"n": args.n, "indexing": []}
     for mode in filter(None, args.modes.split(",")):
         log(f"indexing {args.n} paragraphs: {mode}")
-        row = _child(str(corpus), str(args.out / f"idx-{mode}-{args.n}"), mode)
+        row = bench.child("benchmarks.scale", "--child", str(corpus), str(args.out / f"idx-{mode}-{args.n}"), mode)
         log(json.dumps(row))
         data["indexing"].append(row)
         (args.out / "scale.json").write_text(json.dumps(data, indent=1))

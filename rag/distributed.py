@@ -58,6 +58,7 @@ class _Raw:
     path: Path
     source: str
     sha256: str
+    size: int  # bytes, to size the workers' calls
 
 
 @dataclass(frozen=True)
@@ -171,20 +172,20 @@ class RayIndexer(Indexer):
     def _load(self, path: Path, source: str, max_bytes: int) -> _Raw:
         """Hash only: the workers parse. The bytes are read again when sent, so the driver never
         holds the whole corpus."""
-        return _Raw(Path(path), source, hashlib.sha256(read_bytes(path, source, max_bytes=max_bytes)).hexdigest())
+        raw = read_bytes(path, source, max_bytes=max_bytes)
+        return _Raw(Path(path), source, hashlib.sha256(raw).hexdigest(), len(raw))
 
-    def _batches(self, sources: list[str], paths: dict[str, Path], workers: int) -> list[list[str]]:
+    def _batches(self, fresh: list[_Raw], workers: int) -> list[list[_Raw]]:
         """Large calls: the encoder sorts a call's passages by length, so small calls pad more and
         pay Ray's per-call cost more often (32 documents a call ran at half the plain rate)."""
-        sizes = [paths[s].stat().st_size if paths[s].exists() else 0 for s in sources]
-        limit = self.batch_bytes or min(8_000_000, max(256_000, sum(sizes) // (4 * workers) + 1))
+        limit = self.batch_bytes or min(8_000_000, max(256_000, sum(r.size for r in fresh) // (4 * workers) + 1))
         batches, batch, size = [], [], 0
-        for s, n in zip(sources, sizes):
-            if batch and (len(batch) >= self.batch_docs or size + n > limit):
+        for r in fresh:
+            if batch and (len(batch) >= self.batch_docs or size + r.size > limit):
                 batches.append(batch)
                 batch, size = [], 0
-            batch.append(s)
-            size += n
+            batch.append(r)
+            size += r.size
         if batch:
             batches.append(batch)
         return batches
@@ -201,7 +202,6 @@ class RayIndexer(Indexer):
     def _run_workers(self, fresh: list[_Raw], report: IndexReport) -> dict[str, dict]:
         ray = _ray()
         max_bytes = int(self.settings.max_file_mb * 1e6)
-        paths = {r.source: r.path for r in fresh}
         started_ray = self._connect()
         self.timings["ray_started"] = time.perf_counter() - self._started
         results: dict[str, dict] = {}
@@ -210,7 +210,7 @@ class RayIndexer(Indexer):
             workers = self._start_workers()
             self.timings["workers_ready"] = time.perf_counter() - self._started
             load = {i: 0 for i in range(len(workers))}
-            pending = deque((batch, 1) for batch in self._batches([r.source for r in fresh], paths, len(workers)))
+            pending = deque((batch, 1) for batch in self._batches(fresh, len(workers)))
             in_flight: dict = {}
             done = 0
 
@@ -226,11 +226,11 @@ class RayIndexer(Indexer):
                 while pending and len(in_flight) < 2 * len(workers):  # two calls queued per worker
                     batch, attempt = pending.popleft()
                     payload = []
-                    for s in batch:  # read again when sent: the driver never holds the whole corpus
+                    for r in batch:  # read again when sent: the driver never holds the whole corpus
                         try:
-                            payload.append((s, read_bytes(paths[s], s, max_bytes=max_bytes)))
+                            payload.append((r.source, read_bytes(r.path, r.source, max_bytes=max_bytes)))
                         except DocumentError as exc:
-                            fail(s, str(exc))
+                            fail(r.source, str(exc))
                     if not payload:
                         continue
                     w = min(load, key=load.get)
@@ -254,8 +254,8 @@ class RayIndexer(Indexer):
                         logger.warning("Ray worker failed on %d documents (%s); resubmitting.", len(batch), type(exc).__name__)
                         pending.append((batch, attempt + 1))
                     else:
-                        for s in batch:
-                            fail(s, f"{s}: its Ray worker failed {attempt} times ({type(exc).__name__}).")
+                        for r in batch:
+                            fail(r.source, f"{r.source}: its Ray worker failed {attempt} times ({type(exc).__name__}).")
                     continue
                 for r in out:
                     if r["fingerprint"] != fingerprint:

@@ -274,8 +274,10 @@ class Indexer:
         dropped, the others become :class:`Document` s."""
         pending = [x for x in items if not isinstance(x, tuple)]
         if not pending:
+            report.embedded_chunks = 0
             return items, [], {}, None
         fresh, new_chunks, new_vectors = self._embed(pending, report, show_progress)
+        report.embedded_chunks = sum(map(len, new_chunks.values()))
         done = {d.source: d for d in fresh}
         if len(done) < len(pending):  # failed as a whole file: as if it could not be read
             report.added = [s for s in report.added if s in done]
@@ -350,14 +352,12 @@ class Indexer:
                 msg = f"Corpus '{corpus}': no document could be indexed; see the skipped files."
                 raise CorpusError(msg)
             report.removed = sorted(set(known) - {_source(x) for x in items})
-            report.embedded_chunks = sum(map(len, new_chunks.values()))
             appending = add_only and bool(fresh) and self._delta_fits(head, report.embedded_chunks)
             if add_only and not appending:  # nothing new, or too much for the delta segment
                 old = self._reusable(index_dir, report)
                 if old is None:  # damaged
                     known, (items, stats) = {}, self._rescan(files, skipped, report)
                     items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
-                    report.embedded_chunks = sum(map(len, new_chunks.values()))
             if old is not None and not report.wrote:
                 report.index, report.seconds = old, time.perf_counter() - started
                 return report
