@@ -3,7 +3,9 @@
 No LLM: every sentence of the top passages is scored from its evidence
 features (``rag/evidence.py``: IDF-weighted coverage of the question's
 syllables and syllable pairs, whether it holds the kind of thing asked for, the
-passage's rank and scores); the best one or two are quoted verbatim.
+passage's rank and scores, how much of the question it holds in the question's
+order). The best sentence is quoted verbatim; the next ones join while their
+chance of being the answering sentence is worth their length.
 """
 
 from __future__ import annotations
@@ -129,8 +131,24 @@ class ExtractiveAnswerer:
         best = float(scores[order[0]])
         has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
         found = s.stop_at_answer and bool(matrix[order[0], has_new])  # a factoid question, answered
-        picked = [int(j) for j in order[: 1 if found else s.max_answer_sentences]
-                  if j == order[0] or float(scores[j]) >= best - s.second_sentence_margin]
+        picked = [int(order[0])]
+        if not found:
+            # The weights were fitted as a softmax over one question's sentences, so these are the
+            # chances that each sentence is the one that answers. A sentence joins while what it
+            # adds to the chance of being right is worth its length.
+            chance = np.exp(scores - best)
+            chance /= chance.sum()
+            seen = {candidates[order[0]].text}
+            for j in order[1:]:
+                if len(picked) >= s.max_answer_sentences:
+                    break
+                text = candidates[j].text
+                if text in seen:
+                    continue
+                if 100.0 * float(chance[j]) / max(len(text), 1) < s.extra_sentence_chance:
+                    break
+                picked.append(int(j))
+                seen.add(text)
         # The question wants a name, number or date the picked sentences do not give: add the
         # best nearby sentence that does (news often names the event first, the answer next).
         if matrix[order[0], lacks_new] and not any(matrix[j, has_new] for j in picked):

@@ -20,8 +20,10 @@ logger = logging.getLogger(__name__)
 Span = tuple[int, int]
 
 _LINE = re.compile(r"[^\r\n]+")
-# A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or quote.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[–-]?[A-ZÀ-Ỹ0-9Đ])")
+# A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or
+# quote. Quotes may stand apart from the words (`. " Hai ngày sau`), as in text detokenised from
+# word-segmented corpora.
+_BOUNDARY = re.compile(r"[.!?…]+(?:\s?[\"'”’)\]])*\s+(?=[\"'“‘(\[–-]?\s?[A-ZÀ-Ỹ0-9Đ])")
 _ABBREVIATIONS = {
     "tp", "ts", "ths", "pgs", "gs", "bs", "ks", "nxb", "ths", "ngs", "nsnd", "nsưt", "mr", "mrs", "dr",
     "st", "no", "vs", "etc", "q", "p", "tt", "ub", "ubnd", "hđnd",
@@ -45,8 +47,9 @@ def split_sentences(text: str, start: int, end: int) -> list[Span]:
     cursor = start
     for m in _BOUNDARY.finditer(text, start, end):
         before = text[cursor : m.start()].rsplit(None, 1)
-        last_word = before[-1].lower() if before else ""
-        if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+        last_word = before[-1] if before else ""
+        # an initial ("George H. W. Bush"), not a one-letter word ("ngoại ô.", "người Ý.")
+        if last_word.lower() in _ABBREVIATIONS or (len(last_word) == 1 and "A" <= last_word <= "Z"):
             continue
         spans.append((cursor, m.start() + len(m.group(0).rstrip())))
         cursor = m.end()

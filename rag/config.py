@@ -21,10 +21,12 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "virag"
 
 
-_POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_question_chars")
+_POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_answer_sentences",
+             "max_question_chars")
 # settings where 0 means something
 _NON_NEGATIVE = {"chunk_overlap_sentences": "", "threads": " (0: every core)",
-                 "delta_max_chunks": " (0: no delta segment)", "ray_workers": " (0: one per CPU)"}
+                 "delta_max_chunks": " (0: no delta segment)", "ray_workers": " (0: one per CPU)",
+                 "extra_sentence_chance": " (0: always max_answer_sentences)"}
 
 
 @functools.cache
@@ -97,9 +99,10 @@ class Settings:
 
     # answering
     answer_passages: int = 5
-    max_answer_sentences: int = 2
-    # a second sentence joins the answer when its score is within this margin of the best
-    second_sentence_margin: float = 1.0
+    max_answer_sentences: int = 4
+    # another sentence joins the answer while its chance of being the answering one, per 100
+    # characters, is at least this (lower: longer answers, right more often; evals/RESULTS.md)
+    extra_sentence_chance: float = 0.095
     # ... unless the question asks for a name, number or date and the best sentence gives one
     stop_at_answer: bool = True
     # when the best sentence lacks the name/number/date asked for, a sentence that has it joins
@@ -177,6 +180,7 @@ class Settings:
             "chunk_overlap_sentences": self.chunk_overlap_sentences,
             "heading_max_words": self.heading_max_words,
             "document_prompt": self.document_prompt,
+            "sentence_rules": 2,  # bump when rag/chunking.py splits sentences differently
         }
 
     def index_dir_for(self, corpus: Path) -> Path:

@@ -3,8 +3,9 @@
 Each candidate sentence gets a small feature vector; a linear model turns it
 into a score. The weights were fitted by listwise logistic regression on the
 first 1,100 ViQuAD development questions (the rest held out) and are listed
-in ``evals/RESULTS.md``; they only rank sentences of one question against each
-other. Abstention uses :func:`answerability`, a separate calibrated score.
+in ``evals/RESULTS.md``. They compare sentences of one question with each other:
+a softmax over them is each sentence's chance of being the one that answers,
+not whether any does. Abstention uses :func:`answerability`, a separate calibrated score.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .lexical import KeywordIndex, query_terms
 from .retriever import Retrieved
 from .vietnamese import fold, match_key, syllables
 
-FEATURES = ("unigram", "pair", "focus", "has_new", "lacks_new", "inv_rank", "rel_score", "short", "dense", "with_previous")
-WEIGHTS = np.array([4.457, 0.970, -0.100, 0.804, -0.804, 1.278, 2.991, -0.144, 1.210, 0.661], dtype=np.float32)
+FEATURES = ("unigram", "pair", "focus", "has_new", "lacks_new", "inv_rank", "rel_score", "short", "dense",
+            "with_previous", "order")
+WEIGHTS = np.array([4.211, 1.258, 0.241, 0.712, -0.712, 1.198, 4.138, -0.076, 1.337, 0.675, 1.822], dtype=np.float32)
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
 _DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\b(?:ngày|tháng|năm|quý)\s+\d+|\b\d{4}\b", re.IGNORECASE)
@@ -76,6 +78,7 @@ class Question:
     text: str
     folded: bool
     terms: frozenset[str]
+    sequence: tuple[str, ...]  # the terms in question order, repeats kept
     idf: dict[str, float]
     pairs: tuple[tuple[str, str], ...]
     focus: frozenset[str]
@@ -95,12 +98,30 @@ class Question:
         focus = frozenset(t for t in terms if t in near_wh) or frozenset(terms)
         idf = {t: field.idf(t) for t in terms}
         key = match_key(fold(question)) if folded else match_key(question)
-        return cls(question, folded, frozenset(terms), idf, tuple(zip(all_syllables, all_syllables[1:])),
-                   focus, wants(question), key)
+        return cls(question, folded, frozenset(terms), tuple(terms), idf,
+                   tuple(zip(all_syllables, all_syllables[1:])), focus, wants(question), key)
 
     def coverage(self, terms: frozenset[str], present: set[str]) -> float:
         total = sum(self.idf[t] for t in terms)
         return sum(self.idf[t] for t in terms if t in present) / total if total else 0.0
+
+    def in_order(self, tokens: list[str]) -> float:
+        """IDF share of the question's terms that ``tokens`` hold in the question's order.
+
+        A weighted longest common subsequence: a question usually restates its answer
+        sentence with the answer replaced by a question word, so word order survives.
+        """
+        total = sum(self.idf[t] for t in self.sequence)
+        matched = [t for t in tokens if t in self.terms]  # other tokens never extend the subsequence
+        if not total or not matched:
+            return 0.0
+        previous = [0.0] * (len(matched) + 1)
+        for term in self.sequence:
+            current = [0.0] * (len(matched) + 1)
+            for j, token in enumerate(matched, start=1):
+                current[j] = previous[j - 1] + self.idf[term] if token == term else max(previous[j], current[j - 1])
+            previous = current
+        return previous[-1] / total
 
 
 def features(q: Question, text: str, passage: Retrieved, top_score: float,
@@ -128,7 +149,7 @@ def features(q: Question, text: str, passage: Retrieved, top_score: float,
         unigram, pair, q.coverage(q.focus, present),
         float(new), float(bool(q.wants) and not new),
         1.0 / passage.rank, passage.score / top_score if top_score > 0 else 0.0,
-        float(len(toks) < 5), passage.dense_score or 0.0, with_previous,
+        float(len(toks) < 5), passage.dense_score or 0.0, with_previous, q.in_order(toks),
     ], dtype=np.float32)
 
 

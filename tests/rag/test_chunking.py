@@ -15,6 +15,15 @@ def test_split_sentences_keeps_abbreviations_and_spans():
     ]
 
 
+def test_split_sentences_at_spaced_quotes_and_after_one_letter_words():
+    text = ('Ông nói " chúng ta sẽ thắng. " Hai ngày sau, George H. W. Bush ký. '
+            "Nhiều xã ở ngoại ô. Các xã gần người Ý. Họ đi.")
+    assert [text[s:e] for s, e in split_sentences(text, 0, len(text))] == [
+        'Ông nói " chúng ta sẽ thắng. "', "Hai ngày sau, George H. W. Bush ký.",
+        "Nhiều xã ở ngoại ô.", "Các xã gần người Ý.", "Họ đi.",
+    ]
+
+
 def test_heading_joins_its_paragraph_and_repeats_are_dropped():
     para = "Sáng 23/11, hội nghị tổng kết công tác thi đua được tổ chức tại tỉnh với sự tham dự của nhiều đại biểu."
     text = f"Toàn cảnh hội nghị. |\n{para}\nToàn cảnh hội nghị. |\n{para.replace('Sáng', 'Chiều')}"
