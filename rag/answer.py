@@ -10,7 +10,7 @@ chance of being the answering sentence is worth their length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .config import Settings
 import numpy as np
@@ -131,24 +131,7 @@ class ExtractiveAnswerer:
         best = float(scores[order[0]])
         has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
         found = s.stop_at_answer and bool(matrix[order[0], has_new])  # a factoid question, answered
-        picked = [int(order[0])]
-        if not found:
-            # The weights were fitted as a softmax over one question's sentences, so these are the
-            # chances that each sentence is the one that answers. A sentence joins while what it
-            # adds to the chance of being right is worth its length.
-            chance = np.exp(scores - best)
-            chance /= chance.sum()
-            seen = {candidates[order[0]].text}
-            for j in order[1:]:
-                if len(picked) >= s.max_answer_sentences:
-                    break
-                text = candidates[j].text
-                if text in seen:
-                    continue
-                if 100.0 * float(chance[j]) / max(len(text), 1) < s.extra_sentence_chance:
-                    break
-                picked.append(int(j))
-                seen.add(text)
+        picked = [int(order[0])] if found else self._worth_quoting(candidates, scores, order)
         # The question wants a name, number or date the picked sentences do not give: add the
         # best nearby sentence that does (news often names the event first, the answer next).
         if matrix[order[0], lacks_new] and not any(matrix[j, has_new] for j in picked):
@@ -158,12 +141,30 @@ class ExtractiveAnswerer:
                 if matrix[j, has_new]:
                     picked.append(int(j))
                     break
-        chosen: list[_Sentence] = []
-        for j in picked:
-            c = candidates[j]
-            if all(c.text != x.text for x in chosen):
-                chosen.append(_Sentence(c.passage, c.index, c.start, c.end, c.text, float(scores[j])))
+        # picked texts are distinct: a completing sentence has what every picked one lacks
+        chosen = [replace(candidates[j], score=float(scores[j])) for j in picked]
         return self._render(question, chosen, retrieval, confidence)
+
+    def _worth_quoting(self, candidates: list[_Sentence], scores: np.ndarray, order: np.ndarray) -> list[int]:
+        """The best sentence, then the next ones while their chance of being the answering one, per 100
+        characters, reaches ``extra_sentence_chance``: the weights were fitted as a softmax over one
+        question's sentences, so a sentence joins while what it adds to the chance of being right is
+        worth its length. The same text twice (overlapping chunks) counts once."""
+        s = self.settings
+        chance = np.exp(scores - scores[order[0]])
+        chance /= chance.sum()
+        picked, seen = [int(order[0])], {candidates[order[0]].text}
+        for j in order[1:]:
+            text = candidates[j].text
+            if len(picked) >= s.max_answer_sentences:
+                break
+            if text in seen:
+                continue
+            if 100.0 * float(chance[j]) / len(text) < s.extra_sentence_chance:
+                break
+            picked.append(int(j))
+            seen.add(text)
+        return picked
 
     @staticmethod
     def _abstain(question: str, retrieval: Retrieval, confidence: float) -> Answer:

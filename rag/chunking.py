@@ -23,6 +23,7 @@ _LINE = re.compile(r"[^\r\n]+")
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or
 # quote. Quotes may stand apart from the words (`. " Hai ngày sau`), as in text detokenised from
 # word-segmented corpora.
+SENTENCE_RULES = 2  # part of the index's chunker key: bump when sentences split differently
 _BOUNDARY = re.compile(r"[.!?…]+(?:\s?[\"'”’)\]])*\s+(?=[\"'“‘(\[–-]?\s?[A-ZÀ-Ỹ0-9Đ])")
 _ABBREVIATIONS = {
     "tp", "ts", "ths", "pgs", "gs", "bs", "ks", "nxb", "ths", "ngs", "nsnd", "nsưt", "mr", "mrs", "dr",

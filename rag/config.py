@@ -175,12 +175,14 @@ class Settings:
 
     def chunker_settings(self) -> dict:
         """The settings that change chunks: an index built with others must be rebuilt."""
+        from .chunking import SENTENCE_RULES  # here, not at import: configuration stays import-light
+
         return {
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap_sentences": self.chunk_overlap_sentences,
             "heading_max_words": self.heading_max_words,
             "document_prompt": self.document_prompt,
-            "sentence_rules": 2,  # bump when rag/chunking.py splits sentences differently
+            "sentence_rules": SENTENCE_RULES,
         }
 
     def index_dir_for(self, corpus: Path) -> Path:

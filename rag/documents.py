@@ -68,7 +68,7 @@ def suffix_of(name: str) -> str:
     return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
-def load_document(path: Path, source: str, *, max_bytes: int | None = None) -> Document:
+def load_document(path: str | Path, source: str, *, max_bytes: int | None = None) -> Document:
     """Read one file and extract its text; raises :class:`DocumentError` naming the file.
 
     The reader is chosen by the suffix of ``source`` (of ``path`` when ``source`` has none), so an
@@ -79,7 +79,7 @@ def load_document(path: Path, source: str, *, max_bytes: int | None = None) -> D
     return parse_document(read_bytes(path, source, max_bytes=max_bytes, suffix=suffix), source, suffix)
 
 
-def read_bytes(path: Path, source: str, *, max_bytes: int | None = None, suffix: str | None = None) -> bytes:
+def read_bytes(path: str | Path, source: str, *, max_bytes: int | None = None, suffix: str | None = None) -> bytes:
     """The bytes of one supported file (the first half of :func:`load_document`; a Ray driver hashes them)."""
     suffix = suffix if suffix is not None else suffix_of(source) or suffix_of(Path(path).name)
     if suffix not in FORMATS:
@@ -177,14 +177,9 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str]]:
             yield Path(path), source
 
 
-def list_files(root: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
-    """The supported files under ``root`` as ``(path, source)``, plus the others, skipped with their reasons."""
-    files, skipped = list_file_paths(root)
-    return [(Path(path), source) for path, source in files], skipped
-
-
-def list_file_paths(root: Path) -> tuple[list[tuple[str, str]], list[Skipped]]:
-    """:func:`list_files` with the paths as strings, for walks of very large corpora."""
+def list_files(root: Path) -> tuple[list[tuple[str, str]], list[Skipped]]:
+    """The supported files under ``root`` as ``(path, source)`` (paths as strings: corpora may hold
+    millions of files), plus the others, skipped with their reasons."""
     root = Path(root)
     _check_root(root)
     skipped: list[Skipped] = []

@@ -10,6 +10,7 @@ not whether any does. Abstention uses :func:`answerability`, a separate calibrat
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -105,13 +106,23 @@ class Question:
         total = sum(self.idf[t] for t in terms)
         return sum(self.idf[t] for t in terms if t in present) / total if total else 0.0
 
+    # per question, not per sentence (a frozen dataclass still takes cached_property's writes)
+    @functools.cached_property
+    def pair_weights(self) -> dict[tuple[str, str], float]:
+        """A pair weighs what its content syllables weigh; question and function words weigh nothing."""
+        return {p: self.idf.get(p[0], 0.0) + self.idf.get(p[1], 0.0) for p in self.pairs}
+
+    @functools.cached_property
+    def _sequence_weight(self) -> float:
+        return sum(self.idf[t] for t in self.sequence)
+
     def in_order(self, tokens: list[str]) -> float:
         """IDF share of the question's terms that ``tokens`` hold in the question's order.
 
         A weighted longest common subsequence: a question usually restates its answer
         sentence with the answer replaced by a question word, so word order survives.
         """
-        total = sum(self.idf[t] for t in self.sequence)
+        total = self._sequence_weight
         matched = [t for t in tokens if t in self.terms]  # other tokens never extend the subsequence
         if not total or not matched:
             return 0.0
@@ -136,8 +147,7 @@ def features(q: Question, text: str, passage: Retrieved, top_score: float,
     present = set(toks)
     with_previous = q.coverage(q.terms, present | set(previous)) if previous is not None else 0.0
     unigram = q.coverage(q.terms, present)
-    # a pair weighs what its content syllables weigh; question and function words weigh nothing
-    weight = {p: q.idf.get(p[0], 0.0) + q.idf.get(p[1], 0.0) for p in q.pairs}
+    weight = q.pair_weights
     pair_weight = sum(weight.values())
     if pair_weight:
         sent_pairs = set(zip(toks, toks[1:]))

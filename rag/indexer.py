@@ -16,7 +16,7 @@ from embeddings.encoder import Encoder
 
 from .chunking import Chunk, Chunker
 from .config import Settings
-from .documents import SUPPORTED_SUFFIXES, Document, Skipped, list_file_paths, load_document
+from .documents import SUPPORTED_SUFFIXES, Document, Skipped, list_files, load_document
 from .errors import CorpusError, DocumentError, IndexError_
 from .store import (DELTA, Manifest, StoredIndex, append_segment, dense_moments, index_lock, new_vector_index,
                     read_index, read_manifest, read_segment, write_index)
@@ -327,7 +327,7 @@ class Indexer:
     def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
         started = time.perf_counter()
         index_dir = Path(index_dir)
-        files, skipped = list_file_paths(corpus)
+        files, skipped = list_files(corpus)
         with index_lock(index_dir):
             report = IndexReport(index=None, skipped=list(skipped), index_dir=index_dir)
             with _gc_paused():

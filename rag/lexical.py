@@ -65,8 +65,6 @@ def lexical_files(prefix: str = "") -> tuple[str, ...]:
             *(f"{prefix}lexical.syllables.{a}.npy" for a in _SYLLABLES))
 
 
-LEXICAL_FILES = lexical_files()
-
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
 

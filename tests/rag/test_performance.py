@@ -5,7 +5,7 @@ import pytest
 
 from rag.chunking import Chunk
 from rag.indexer import Indexer
-from rag.lexical import LEXICAL_FILES, KeywordIndex
+from rag.lexical import KeywordIndex, lexical_files
 from rag.store import Manifest, StoredIndex, index_kind, new_vector_index, read_index, write_index
 
 TEXTS = [
@@ -38,7 +38,7 @@ def test_vector_index_is_flat_up_to_the_threshold_and_hnsw_above_with_high_recal
 
 def test_bm25_save_load_round_trip_scores_identically(tmp_path):
     built = KeywordIndex(TEXTS, pair_weight=0.5)
-    assert set(built.save(tmp_path)) == set(LEXICAL_FILES)
+    assert set(built.save(tmp_path)) == set(lexical_files())
     loaded = KeywordIndex.load(tmp_path, [("", len(TEXTS))], pair_weight=0.5)
     for q in QUERIES:
         assert np.array_equal(built.scores(q), loaded.scores(q))
