@@ -58,14 +58,13 @@ def passages_of_tokens(encoder, paragraphs: list[str], tokens: int, n: int) -> l
 
 
 def embed_throughput(paragraphs: list[str], n: int, tokens: int, precisions: list[str], repeats: int = 3) -> dict:
-    from embeddings.encoder import Encoder
     from rag.config import Settings
 
     from .machine import encoder_flops_per_token, matmul_gflops
 
     out: dict = {"passage_tokens": tokens, "passages": n, "threads": os.cpu_count()}
     for precision in precisions:
-        enc = Encoder(Settings(precision=precision))
+        enc = Settings(precision=precision).encoder()
         texts = passages_of_tokens(enc, paragraphs, tokens, n)
         seq = len(enc.model.tokenizer("passage: " + texts[0])["input_ids"])
         enc.encode_documents(texts[:8])
@@ -101,8 +100,10 @@ def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings,
 
     import numpy as np
 
-    from rag.chunking import Chunk, split_sentences
-    from rag.store import Manifest, StoredIndex, dense_moments, new_vector_index, read_index, write_index
+    from rag.ingest.chunking import split_sentences
+    from rag.types import Chunk
+    from rag.index.store import Manifest, StoredIndex, dense_moments, read_index, write_index
+    from rag.index.vectors import new_vector_index
 
     base = read_index(base_dir)
     real = base.all_vectors()
@@ -114,7 +115,8 @@ def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings,
     for i, text in enumerate(paragraphs):
         source = f"p{i:06d}.txt"
         texts[source] = text
-        chunks.append(Chunk(source, 0, len(text), text, tuple(split_sentences(text, 0, len(text)))))
+        chunks.append(Chunk(source=source, start=0, end=len(text), text=text,
+                            sentences=tuple(split_sentences(text, 0, len(text)))))
     started = time.perf_counter()
     index = new_vector_index(vecs, vecs.shape[1], flat_max=settings.flat_max_vectors, hnsw_m=settings.hnsw_m,
                              ef_search=settings.hnsw_ef_search)
@@ -139,7 +141,8 @@ def recall_at_10(index_dir: Path, queries: np.ndarray, settings) -> dict:
     """recall@10 of the HNSW index against exact search on the same vectors, and both latencies."""
     import numpy as np
 
-    from rag.store import new_vector_index, read_index
+    from rag.index.store import read_index
+    from rag.index.vectors import new_vector_index
 
     vecs = read_index(index_dir).all_vectors()
     flat = new_vector_index(vecs, vecs.shape[1])
@@ -284,9 +287,8 @@ def run(args: argparse.Namespace) -> int:
             qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
             log(f"{n}: serving benchmark")
             row.update(child("benchmarks.serve", str(index_dir), str(qfile), "--started", str(time.time())))
-            from embeddings.encoder import Encoder
 
-            qv = Encoder(settings).encode_query(queries[:100])
+            qv = settings.encoder().encode_query(queries[:100])
             row.update(recall_at_10(index_dir, qv, settings))
             row["load"] = os.getloadavg()[0]
             result["sizes"][str(n)] = row

@@ -13,14 +13,13 @@ from pathlib import Path  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     corpus, index_dir = map(Path, (argv or sys.argv[1:])[:2])
-    from embeddings.encoder import Encoder
     from rag.config import Settings
-    from rag.indexer import Indexer
+    from rag.index.indexer import Indexer
 
     from .serve import peak_rss_mb
 
     settings = Settings()
-    encoder = Encoder(settings)
+    encoder = settings.encoder()
     encoder.warm_up()
     t = time.perf_counter()
     report = Indexer(settings, encoder).run(corpus, index_dir, show_progress=True)

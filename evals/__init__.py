@@ -15,7 +15,7 @@ _EXPORTS = {
     "Question": ".questions",
     "QuestionSet": ".questions",
     "QuestionFileError": ".questions",
-    "load_questions": ".questions",
+    "load_questions": ".loading",
     "load_squad": ".squad",
     "EvalRunner": ".runner",
     "EvalResult": ".runner",

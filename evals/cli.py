@@ -88,9 +88,8 @@ def _prepare_squad_corpus(qs, corpus: Path, force: bool) -> None:
 
 def _encoder(settings):
     """The embedding model (a seam for tests, which share one loaded model)."""
-    from embeddings.encoder import Encoder
 
-    return Encoder(settings)
+    return settings.encoder()
 
 
 def _assistant(args: argparse.Namespace, settings):
@@ -130,7 +129,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.corpus and not args.index:
         msg = "Missing --corpus DIR: the folder of documents the questions are about."
         raise ConfigError(msg)
-    from .questions import load_questions, select
+    from .loading import load_questions
+    from .questions import select
 
     started = time.perf_counter()
     qs = load_questions(args.questions, strict=args.strict)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+
+import numpy as np
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile with linear interpolation between closest ranks (numpy's default).
+    """numpy's ``q``-th percentile (linear interpolation), or None for no values; a bad ``q`` is a ValueError.
 
     Example::
 
@@ -17,12 +18,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not 0 <= q <= 100:
         msg = f"Percentile must be between 0 and 100, got {q!r}."
         raise ValueError(msg)
-    if not values:
+    if not len(values):
         return None
-    ordered = sorted(float(v) for v in values)
-    pos = (len(ordered) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
 
 
 class LatencyEvaluator:

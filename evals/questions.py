@@ -1,11 +1,11 @@
-"""Load question sets: JSONL in the format of ``../shared/evals/README.md``, or SQuAD-v1 JSON.
+"""Question sets in the project's JSONL (the format of ``../shared/evals/README.md``); ``evals.loading`` reads either format.
 
 Every problem is reported as ``file:line: what is wrong``. By default the bad lines are
 skipped and counted; with ``strict=True`` the first one raises :class:`QuestionFileError`.
 
 Example::
 
-    from evals.questions import load_questions
+    from evals.loading import load_questions
     qs = load_questions("evals/seed_dev.jsonl")
     len(qs.questions), qs.issues          # (30, [])
     qs.questions[0].docs                  # ['001_7d2fc00ee8fcd6c5.txt']
@@ -184,40 +184,6 @@ def read_question_file(path: Path) -> bytes:
     except OSError as exc:
         msg = f"Cannot read question file '{path}': {exc.strerror}."
         raise QuestionFileError(msg) from None
-
-
-def _looks_like_squad(path: Path, raw: bytes) -> bool:
-    """A single JSON document with a ``data`` key (or any single document in a ``.json`` file) is SQuAD."""
-    try:
-        obj = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        return False
-    except json.JSONDecodeError as exc:
-        return path.suffix.lower() == ".json" and exc.msg != "Extra data"
-    return isinstance(obj, dict) and ("data" in obj or path.suffix.lower() == ".json")
-
-
-def load_questions(path: str | Path, *, strict: bool = False) -> QuestionSet:
-    """Read a question file: SQuAD-v1 JSON (``.json``, or a single ``{"data": …}`` document) or JSONL.
-
-    Raises:
-        QuestionFileError: the file is missing or unreadable, a line is bad and ``strict`` is set,
-            or no valid question is left.
-    """
-    path = Path(path)
-    if _looks_like_squad(path, read_question_file(path)):
-        from .squad import load_squad
-
-        qs = load_squad(path, strict=strict)
-    else:
-        qs = load_jsonl(path, strict=strict)
-    if not qs.questions:
-        n = len(qs.issues)
-        msg = f"No valid question in '{path}'" + (f" ({n} invalid {'entry' if n == 1 else 'entries'}):" if n else ".")
-        msg += "".join(f"\n  {issue}" for issue in qs.issues[:20]) + (f"\n  … and {n - 20} more" if n > 20 else "")
-        raise QuestionFileError(msg)
-    logger.info("Read %d questions from %s (%d invalid).", len(qs.questions), path, len(qs.issues))
-    return qs
 
 
 def select(questions: list[Question], *, kind: str | None = None, limit: int | None = None) -> list[Question]:

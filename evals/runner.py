@@ -7,7 +7,7 @@ evaluators turn those rows into the summary of an :class:`EvalResult`.
 Example::
 
     from rag import Assistant, Settings
-    from evals.questions import load_questions
+    from evals.loading import load_questions
     from evals.runner import EvalRunner
 
     qa = Assistant.from_folder("seeds", settings=Settings(top_k=10))
@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from rag.answer import Citation
+from rag.types import Citation
 
 from .abstention import AbstentionEvaluator
 from .answer_accuracy import AnswerAccuracyEvaluator

@@ -21,10 +21,12 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 _EXPORTS = {
-    "Answer": ".answer",
-    "Citation": ".answer",
+    "Answer": ".types",
+    "Citation": ".types",
     "Assistant": ".assistant",
-    "Chunk": ".chunking",
+    "Chunk": ".types",
+    "Document": ".types",
+    "Query": ".search.query",
     "Settings": ".config",
     "ViragError": ".errors",
 }

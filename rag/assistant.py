@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from embeddings.encoder import Encoder
 
-from .answer import Answer, ExtractiveAnswerer
+from .answer.protocol import Answerer
+from .answer.sentences import SentenceAnswerer
 from .chain import ViragRetriever, build_chain
 from .config import Settings
 from .errors import IndexError_, QuestionError
-from .followup import condense, condense_with_llm
-from .llm import CitationValidator
-from .indexer import Indexer, IndexReport
-from .retriever import HybridRetriever
-from .store import StoredIndex, read_index
-
-logger = logging.getLogger(__name__)
+from .index.indexer import Indexer, IndexReport
+from .index.store import StoredIndex, read_index
+from .search.followup import condense, condense_with_llm
+from .search.query import Query, clean
+from .search.retriever import HybridRetriever
+from .types import Answer
 
 NO_WORDS_TEXT = "Câu hỏi không có từ nào để tìm kiếm; hãy đặt câu hỏi bằng chữ."
 
@@ -38,20 +36,20 @@ class Assistant:
     """
 
     def __init__(self, index: StoredIndex, *, settings: Settings | None = None, encoder: Encoder | None = None,
-                 report: IndexReport | None = None) -> None:
+                 report: IndexReport | None = None, answerer: Answerer | None = None) -> None:
         self.settings = settings or Settings()
-        self.encoder = encoder or Encoder(self.settings)
+        self.encoder = encoder or self.settings.encoder()
         self.index = index
         self.report = report
         self.retriever = HybridRetriever(self.settings, self.encoder, index)
-        self.extractive = ExtractiveAnswerer(self.settings, index, self.retriever.keywords)
+        self.extractive = SentenceAnswerer(self.settings, index, self.retriever.keywords)
         self.chat_model = None
-        self.answerer = self.extractive
-        if self.settings.answerer != "extractive":
-            from .llm import LLMAnswerer, make_chat_model
+        if answerer is None and self.settings.answerer != "extractive":
+            from .answer.llm import LLMAnswerer, make_chat_model
 
             self.chat_model = make_chat_model(self.settings)
-            self.answerer = LLMAnswerer(self.settings, self.chat_model, self.extractive)
+            answerer = LLMAnswerer(self.settings, self.chat_model, self.extractive)
+        self.answerer: Answerer = answerer or self.extractive
         self.chain = build_chain(self.retriever, self.answerer)
 
     @classmethod
@@ -64,7 +62,7 @@ class Assistant:
         settings = settings or Settings()
         folder = Path(folder)
         index_dir = Path(index_dir) if index_dir else settings.index_dir_for(folder)
-        encoder = encoder or Encoder(settings)
+        encoder = encoder or settings.encoder()
         report = Indexer(settings, encoder).run(folder, index_dir, show_progress=show_progress)
         return cls(report.index, settings=settings, encoder=encoder, report=report)
 
@@ -82,41 +80,21 @@ class Assistant:
         """A langchain ``BaseRetriever`` over this corpus."""
         return ViragRetriever(retriever=self.retriever, k=k)
 
-    def _clean(self, question: str) -> str:
-        if not isinstance(question, str):
-            msg = f"The question must be text, got {type(question).__name__}."
-            raise QuestionError(msg)
-        question = " ".join(question.split())
-        if not question:
-            msg = "Câu hỏi trống. / The question is empty."
-            raise QuestionError(msg)
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            logger.warning("Question of %d characters truncated to %d (setting 'max_question_chars').", len(question), limit)
-            question = question[:limit]
-        return question
-
-    def _search_query(self, question: str, history: list[str] | None) -> str:
-        if not history:
-            return question
-        if self.chat_model is not None:
-            return condense_with_llm(self.chat_model, question, history)
-        return condense(question, history)
+    def analyse(self, question: str, history: list[str] | None = None) -> Query:
+        """The question as it will be searched: cleaned, completed from ``history`` when it is a follow-up."""
+        query = self.retriever.analyse(question)
+        if not history or not query.has_words:
+            return query
+        text = (condense_with_llm(self.chat_model, query, history) if self.chat_model is not None
+                else condense(query, history))
+        return query if text == query.text else self.retriever.analyse(text)
 
     def ask(self, question: str, *, history: list[str] | None = None) -> Answer:
         """Answer ``question`` from the corpus, citing exact spans; abstains when the documents do not say.
 
         ``history``: earlier questions of the conversation, oldest first, for follow-ups.
         """
-        started = time.perf_counter()
-        question = self._clean(question)
-        if not re.search(r"\w", question):
-            answer = Answer(question, NO_WORDS_TEXT, [], True, [])
-        else:
-            query = self._search_query(question, history)
-            answer = self.chain.invoke(query)
-            answer.question, answer.search_query = question, query
-        answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        *_, answer = self.stream(question, history=history)
         return answer
 
     def stream(self, question: str, *, history: list[str] | None = None) -> Iterator[str | Answer]:
@@ -125,31 +103,19 @@ class Assistant:
         Citation numbers in the pieces are already final: a streamed ``[n]`` never changes.
         """
         started = time.perf_counter()
-        question = self._clean(question)
-        if self.chat_model is None or not re.search(r"\w", question):
-            answer = self.ask(question, history=history)
-            if not answer.abstained:
-                words = answer.text.split(" ")
-                for i in range(0, len(words), 4):
-                    yield (" " if i else "") + " ".join(words[i : i + 4])
-            else:
-                yield answer.text
-            yield answer
-            return
-        query = self._search_query(question, history)
-        retrieval = self.retriever.run(query)
-        raw, shown = "", ""
-        for piece in self.answerer.stream(query, retrieval):
-            raw += piece
-            validator = CitationValidator(retrieval)
-            # hold back a half-written marker and trailing spaces: both may still be rewritten
-            text = re.sub(r"\s*\[\d*$", "", validator.rewrite(raw)).rstrip()
-            if text.startswith(shown) and len(text) > len(shown):
-                yield text[len(shown) :]
-                shown = text
-        answer = self.answerer.finish(query, raw, retrieval)
-        answer.question, answer.search_query = question, query
-        answer.timings_ms.update(retrieve=retrieval.ms, total=(time.perf_counter() - started) * 1000)
+        asked = clean(question, self.settings.max_question_chars)
+        query = self.analyse(asked, history)
+        if not query.has_words:
+            answer = Answer(question=asked, text=NO_WORDS_TEXT, citations=[], abstained=True, passages=[])
+            yield answer.text
+        else:
+            for piece in self.chain.stream(query):
+                if isinstance(piece, Answer):
+                    answer = piece
+                else:
+                    yield piece
+        answer.question, answer.search_query = asked, query.text if query.has_words else None
+        answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
         yield answer
 
     def chat(self, messages: list[dict]) -> Answer:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
-from .answer import Answer, ExtractiveAnswerer
-from .retriever import HybridRetriever, Retrieval
+from .answer.protocol import Answerer
+from .search.query import Query
+from .search.retriever import HybridRetriever
+from .types import Answer, Retrieval
 
 
 class ViragRetriever(BaseRetriever):
@@ -36,13 +39,18 @@ class ViragRetriever(BaseRetriever):
         ]
 
 
-def build_chain(retriever: HybridRetriever, answerer: ExtractiveAnswerer) -> Runnable[str, Answer]:
-    """question → :class:`Retrieval` → :class:`Answer`."""
+def build_chain(retriever: HybridRetriever, answerer: Answerer) -> Runnable[Query, str | Answer]:
+    """:class:`Query` → :class:`Retrieval` → text pieces (``[n]`` final), then the :class:`Answer`.
 
-    def answer(retrieval: Retrieval) -> Answer:
-        started = time.perf_counter()
-        result = answerer.run(retrieval.query, retrieval)
-        result.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)
-        return result
+    ``chain.stream(query)`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
+    """
 
-    return RunnableLambda(retriever.run, name="retrieve") | RunnableLambda(answer, name="answer")
+    def answer(retrievals: Iterator[Retrieval]) -> Iterator[str | Answer]:
+        for retrieval in retrievals:
+            started = time.perf_counter()
+            for piece in answerer.stream(retrieval.query, retrieval):
+                if isinstance(piece, Answer):
+                    piece.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)
+                yield piece
+
+    return RunnableLambda(retriever.run, name="retrieve") | RunnableGenerator(answer, name="answer")

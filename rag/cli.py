@@ -48,24 +48,22 @@ def _assistant(args: argparse.Namespace, *, show_progress: bool = False):
 
 # -- commands --------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from .config import Settings
-    from .indexer import Indexer
-    from embeddings.encoder import Encoder
+    from .index.indexer import Indexer
 
     settings = _settings(args)
     if getattr(args, "workers", None) is not None:
         settings = settings.with_(ray_workers=args.workers)
     index_dir = Path(args.index) if args.index else settings.index_dir_for(Path(args.path))
     if getattr(args, "ray", None):
-        from .distributed import RayIndexer
+        from .index.distributed import RayIndexer
 
         def progress(p) -> None:  # failures always; every document with -v, else every 10%
             if p.error is None and (args.verbose or p.done == p.total or p.done % max(1, p.total // 10) == 0):
                 print(f"[{p.done}/{p.total}] {p.source}: {p.chunks} chunks", file=sys.stderr)
 
-        indexer = RayIndexer(settings, Encoder(settings), address=args.ray, progress=progress)
+        indexer = RayIndexer(settings, settings.encoder(), address=args.ray, progress=progress)
     else:
-        indexer = Indexer(settings, Encoder(settings))
+        indexer = Indexer(settings, settings.encoder())
     report = indexer.run(Path(args.path), index_dir, show_progress=sys.stderr.isatty())
     for s in report.skipped:
         print(f"Skipped: {s.reason}", file=sys.stderr)

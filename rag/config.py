@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import typing
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -12,13 +11,7 @@ from typing import Literal
 
 from .errors import ConfigError
 
-BUILTIN_MODEL = "builtin"
-
-
-def default_home() -> Path:
-    """``$VIRAG_HOME`` or ``~/.cache/virag``: built model, indexes keyed by corpus."""
-    env = os.environ.get("VIRAG_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "virag"
+from embeddings.home import BUILTIN_MODEL, default_home
 
 
 _POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_answer_sentences",
@@ -173,17 +166,13 @@ class Settings:
             raise ConfigError(msg)
         return replace(self, **changes)
 
-    def chunker_settings(self) -> dict:
-        """The settings that change chunks: an index built with others must be rebuilt."""
-        from .chunking import SENTENCE_RULES  # here, not at import: configuration stays import-light
+    def encoder(self):
+        """The embedding stage for these settings (:class:`embeddings.encoder.Encoder`; the model loads on first use)."""
+        from embeddings.encoder import Encoder
 
-        return {
-            "chunk_tokens": self.chunk_tokens,
-            "chunk_overlap_sentences": self.chunk_overlap_sentences,
-            "heading_max_words": self.heading_max_words,
-            "document_prompt": self.document_prompt,
-            "sentence_rules": SENTENCE_RULES,
-        }
+        return Encoder(self.model, home=self.home_dir, query_prompt=self.query_prompt,
+                       document_prompt=self.document_prompt, batch_size=self.batch_size, precision=self.precision,
+                       threads=self.threads)
 
     def index_dir_for(self, corpus: Path) -> Path:
         """The cached index folder of a corpus, keyed by its absolute path."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta
 
-class ViragError(Exception):
-    """Base class: anything virag raises deliberately."""
+from embeddings.errors import ModelError
 
 
-class ModelError(ViragError):
-    """The embedding model cannot be built, verified or loaded."""
+class ViragError(Exception, metaclass=ABCMeta):
+    """Base class: anything virag raises deliberately (``except ViragError`` catches them all)."""
+
+
+# The embedding stage comes first and imports nothing of rag, so its error is registered, not derived.
+ViragError.register(ModelError)
 
 
 class DocumentError(ViragError):

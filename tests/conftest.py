@@ -44,9 +44,8 @@ def settings():
 
 @pytest.fixture(scope="session")
 def encoder(settings):
-    from embeddings import Encoder
 
-    enc = Encoder(settings)
+    enc = settings.encoder()
     enc.warm_up()
     return enc
 

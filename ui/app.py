@@ -17,12 +17,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from rag.ingest.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from rag.errors import ViragError  # noqa: E402
 
 from . import render  # noqa: E402
 from .assets import CSS, VIEWER_JS, example_questions  # noqa: E402
-from .service import ChatService, available_answerers  # noqa: E402
+from .service import ChatService  # noqa: E402
 
 TITLE = "virag — hỏi đáp tài liệu tiếng Việt, có trích dẫn"
 PENDING = "Đang tìm trong tài liệu…"
@@ -145,7 +145,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                         with gr.Accordion("Cài đặt", open=False):
                             top_k = gr.Slider(1, 20, value=service.settings.top_k, step=1,
                                               label="Số đoạn truy xuất (top-k)", elem_id="virag-topk")
-                            answerer = gr.Dropdown(available_answerers(), value="extractive",
+                            answerer = gr.Dropdown(service.answerers(), value="extractive",
                                                    label="Cách trả lời", elem_id="virag-answerer")
                     with gr.Column(scale=2):
                         sources = gr.HTML(render.sources_html(None, 0), elem_id="virag-sources", js_on_load=None)

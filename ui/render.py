@@ -153,12 +153,3 @@ def upload_report_html(added: Sequence[str], rejected: Sequence[tuple[str, str]]
     if summary:
         parts.append(f'<div class="virag-summary">{esc(summary)}</div>')
     return "".join(parts) or f'<div class="virag-empty">{esc("Chưa có tệp nào được chọn.")}</div>'
-
-
-def stream_chunks(text: str, words: int = 3) -> list[str]:
-    """Growing prefixes of ``text``, ``words`` words at a time, ending with ``text`` itself."""
-    spans = [m.end() for m in re.finditer(r"\S+\s*", text)]
-    cuts = spans[words - 1 :: words]
-    if not cuts or cuts[-1] != len(text):
-        cuts.append(len(text))
-    return [text[:c] for c in cuts]

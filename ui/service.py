@@ -18,44 +18,12 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from rag import Answer, Assistant, Settings
-from rag.documents import SUPPORTED_SUFFIXES, load_document
+from rag.ingest.documents import SUPPORTED_SUFFIXES, load_document
 from rag.errors import DocumentError, ViragError
 
-from .render import stream_chunks
-
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AnswererOption:
-    """One choice of the "answerer" setting: how an assistant for that choice is built.
-
-    ``build(assistant)`` returns an object with ``ask(question) -> Answer`` (and optionally
-    ``stream(question)``); ``available()`` says whether it is configured (e.g. an LLM endpoint).
-    """
-
-    name: str
-    label: str
-    build: Callable[[Assistant], Any]
-    available: Callable[[], bool] = lambda: True
-
-
-ANSWERERS: dict[str, AnswererOption] = {
-    "extractive": AnswererOption("extractive", "Trích xuất (không cần LLM)", lambda qa: qa),
-}
-
-
-def register_answerer(option: AnswererOption) -> None:
-    """Add an answerer choice (an LLM endpoint, when the library has one) to the settings menu."""
-    ANSWERERS[option.name] = option
-
-
-def available_answerers() -> list[tuple[str, str]]:
-    """``(label, name)`` pairs of the configured answerers, for a dropdown."""
-    return [(o.label, o.name) for o in ANSWERERS.values() if o.available()]
 
 
 @dataclass(frozen=True)
@@ -110,7 +78,7 @@ class ChatService:
         self.index_dir = Path(index_dir) if index_dir else None
         self.limits = limits or UploadLimits(max_mb=min(5.0, self.settings.max_file_mb))
         self._index_lock = threading.Lock()
-        self._variants: dict[tuple[int, int, str], Any] = {}
+        self._variants: dict[tuple[int, int, str], Assistant] = {}
         self._variants_lock = threading.Lock()
 
     @classmethod
@@ -139,23 +107,31 @@ class ChatService:
     def can_upload(self) -> bool:
         return self.corpus is not None and self.index_dir is not None
 
-    def answerer(self, top_k: int | None = None, answerer: str = "extractive"):
-        """An object with ``ask`` for these settings, sharing the current index and model."""
+    def answerers(self) -> list[tuple[str, str]]:
+        """``(label, name)`` of the answerers this server can use, for a dropdown: the sentence answerer
+        always, an LLM only when the settings configure one."""
+        options = [("Trích câu từ tài liệu (không cần LLM)", "extractive")]
+        s = self.settings
+        if s.answerer != "extractive":
+            options.append((f"LLM: {s.llm_model or s.llm_model_path or s.answerer} ({s.answerer})", s.answerer))
+        return options
+
+    def answerer(self, top_k: int | None = None, answerer: str = "extractive") -> Assistant:
+        """The assistant for these per-request settings, sharing the current index and model."""
         base = self._assistant
-        option = ANSWERERS.get(answerer)
-        if option is None or not option.available():
-            msg = f"Unknown answerer '{answerer}'; available: {[n for _, n in available_answerers()]}."
+        names = [name for _, name in self.answerers()]
+        if answerer not in names:
+            msg = f"Unknown answerer '{answerer}'; available: {names}."
             raise ValueError(msg)
         k = int(top_k or base.settings.top_k)
         key = (id(base), k, answerer)
         with self._variants_lock:
             found = self._variants.get(key)
             if found is None:
-                qa = base
-                if k != base.settings.top_k:
-                    s = base.settings.with_(top_k=k, candidates=max(base.settings.candidates, k))
-                    qa = Assistant(base.index, settings=s, encoder=base.encoder)
-                found = option.build(qa)
+                found = base
+                if k != base.settings.top_k or answerer != base.settings.answerer:
+                    s = base.settings.with_(top_k=k, candidates=max(base.settings.candidates, k), answerer=answerer)
+                    found = Assistant(base.index, settings=s, encoder=base.encoder)
                 if base is self._assistant:  # never cache a variant of an index already replaced
                     self._variants[key] = found
         return found
@@ -164,33 +140,21 @@ class ChatService:
         return self.answerer(top_k, answerer).ask(question)
 
     def stream(self, question: str, *, top_k: int | None = None, answerer: str = "extractive",
-               words: int = 3, delay: float = 0.02) -> Iterator[tuple[str, Answer | None]]:
+               delay: float = 0.02) -> Iterator[tuple[str, Answer | None]]:
         """Yield ``(text so far, None)`` while answering, then ``(full text, answer)``.
 
-        Uses ``qa.stream(question)`` when the library provides it (pieces of text, then the
-        :class:`Answer`); otherwise the finished answer's text is released a few words at a time.
+        The pieces are the library's (``Assistant.stream``: citations already final); ``delay``
+        paces pieces that arrive all at once, so the answer reads as it streams.
         """
-        qa = self.answerer(top_k, answerer)
-        streamer = getattr(qa, "stream", None)
-        if callable(streamer):
-            text = ""
-            for piece in streamer(question):
-                if isinstance(piece, Answer):
-                    yield piece.text, piece
-                    return
-                text += str(piece)
-                yield text, None
-            return
-        answer = qa.ask(question)
-        if answer.abstained:  # a notice, not prose: shown at once
-            yield answer.text, answer
-            return
-        chunks = stream_chunks(answer.text, words)
-        for prefix in chunks[:-1]:
-            yield prefix, None
-            if delay:
+        text = ""
+        for piece in self.answerer(top_k, answerer).stream(question):
+            if isinstance(piece, Answer):
+                yield piece.text, piece
+                return
+            if text and delay:
                 time.sleep(delay)
-        yield answer.text, answer
+            text += piece
+            yield text, None
 
     def document(self, source: str) -> str | None:
         """The full text of an indexed document, or ``None``."""

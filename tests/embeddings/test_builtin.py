@@ -55,8 +55,7 @@ def test_fingerprint_is_stable_and_names_the_model(encoder):
 
 
 def test_unknown_model_path_is_a_clear_error(settings):
-    from embeddings import Encoder
     from rag.errors import ModelError
 
     with pytest.raises(ModelError, match="Cannot load embedding model '/no/such/model'"):
-        Encoder(settings.with_(model="/no/such/model")).warm_up()
+        settings.with_(model="/no/such/model").encoder().warm_up()

@@ -9,7 +9,7 @@ from tests.conftest import SEED_DEV, SEEDS
 
 @pytest.fixture(scope="session")
 def seed_eval(seed_assistant):
-    from evals.questions import load_questions
+    from evals.loading import load_questions
     from evals.runner import EvalRunner
     from rag import Assistant
 

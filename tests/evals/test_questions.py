@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from evals.questions import QuestionFileError, load_questions, select
+from evals.loading import load_questions
+from evals.questions import QuestionFileError, select
 from tests.conftest import SEED_DEV
 
 GOOD = {"id": "q1", "question": "Ai chủ trì hội nghị?", "answers": ["Trương Thị Mai"], "match": "any",

@@ -5,9 +5,9 @@ import pytest
 from evals.matching import answer_matches
 from evals.questions import Question
 from evals.runner import ANSWER_KEYS, RETRIEVAL_KEYS, compute_metrics, judge
-from rag.answer import Answer, Citation
-from rag.chunking import Chunk
-from rag.retriever import Retrieved
+from rag.types import Answer, Citation
+from rag.types import Chunk
+from rag.types import Retrieved
 
 DOCS = {
     "a.txt": "Hội nghị diễn ra tại 28 điểm cầu. Đồng chí Trương Thị Mai chủ trì hội nghị.",
@@ -23,16 +23,18 @@ Q_NONE = Question("q3", "Giá vàng hôm nay?", [], "none", [], [], False)
 
 def passage(source, rank, score, start=0, end=None):
     end = len(DOCS[source]) if end is None else end
-    return Retrieved(Chunk(source, start, end, DOCS[source][start:end], ()), rank, rank, score)
+    chunk = Chunk(source=source, start=start, end=end, text=DOCS[source][start:end], sentences=())
+    return Retrieved(chunk=chunk, chunk_id=rank, rank=rank, score=score)
 
 
 def cite(n, source, start, end):
-    return Citation(n, source, start, end, DOCS[source][start:end], 0.9)
+    return Citation(n=n, source=source, start=start, end=end, quote=DOCS[source][start:end], score=0.9)
 
 
 def answer(q, passages, citations=(), abstained=False, text=None):
     text = text if text is not None else " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    return Answer(q.question, text, list(citations), abstained, list(passages), 0.7)
+    return Answer(question=q.question, text=text, citations=list(citations), abstained=abstained,
+                  passages=list(passages), confidence=0.7)
 
 
 def test_ties_keep_the_retriever_order():

@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from evals.questions import QuestionFileError, load_questions
+from evals.loading import load_questions
+from evals.questions import QuestionFileError
 from evals.squad import check_corpus, doc_name, load_squad, parse_with_lines, slug, write_corpus
 
 SQUAD = {

@@ -34,7 +34,7 @@ def main() -> int:
     point, argv = sys.argv[1], sys.argv[2:]
     import embeddings.encoder
     import rag.assistant
-    import rag.store
+    import rag.index.store
 
     class FastEncoder(embeddings.encoder.Encoder):
         dimension = 384
@@ -54,14 +54,14 @@ def main() -> int:
 
     embeddings.encoder.Encoder = FastEncoder
     if point == "checksums":
-        sha256 = rag.store._sha256
+        sha256 = rag.index.store._sha256
 
         def paused_sha256(path):
             if Path(path).parent.name.startswith(".tmp-"):  # not while checking the old version
                 pause()
             return sha256(path)
 
-        rag.store._sha256 = paused_sha256
+        rag.index.store._sha256 = paused_sha256
     elif point == "pointer":
         replace = os.replace
 
@@ -70,9 +70,9 @@ def main() -> int:
                 pause()
             return replace(src, dst, *args, **kwargs)
 
-        rag.store.os.replace = paused_replace
+        rag.index.store.os.replace = paused_replace
     elif point == "cleanup":
-        rag.store._remove_stale = pause
+        rag.index.store._remove_stale = pause
     elif point == "ask":
         rag.assistant.Assistant.ask = pause
     elif point != "embed":

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from evals.matching import answer_matches, citation_supported, evidence_hit
-from rag.answer import ABSTAIN_TEXT, FOREIGN_TEXT
+from rag.answer.sentences import ABSTAIN_TEXT, FOREIGN_TEXT
 from rag.errors import QuestionError
 from tests.conftest import SEED_DEV, SEEDS
 

@@ -1,10 +1,10 @@
-from rag.chunking import Chunker, split_sentences
-from rag.documents import Document
+from rag.ingest.chunking import Chunker, split_sentences
+from rag.types import Document
 from tests.conftest import SEEDS
 
 
 def _doc(text: str) -> Document:
-    return Document("doc.txt", text, "x")
+    return Document(source="doc.txt", text=text, sha256="x")
 
 
 def test_split_sentences_keeps_abbreviations_and_spans():

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant
-from rag.indexer import Indexer
-from rag.store import index_lock, read_index
+from rag.index.indexer import Indexer
+from rag.index.store import index_lock, read_index
 from tests.conftest import DATA, SEED_DEV
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import SUPPORTED_SUFFIXES, decode, iter_files, load_document, load_folder
+from rag.ingest.documents import SUPPORTED_SUFFIXES, decode, list_files, load_document, load_folder
 from rag.errors import CorpusError, DocumentError
 from tests.conftest import DATA
 from tests.data.make_fixtures import cp1258
@@ -202,7 +202,7 @@ def test_vietnamese_names_with_spaces_broken_links_and_pipes(tmp_path):
                        "ống.txt": "ống.txt: not a regular file."}
 
 
-def test_iter_files_lists_supported_files_only(tmp_path):
+def test_list_files_lists_supported_files_only(tmp_path):
     for name in ("a.txt", "b.HTML", "c.pdf", "d.docx", "e.png", "f"):
         (tmp_path / name).write_text("x", encoding="utf-8")
-    assert [s for _, s in iter_files(tmp_path)] == ["a.txt", "b.HTML", "c.pdf", "d.docx"]
+    assert [s for _, s in list_files(tmp_path)[0]] == ["a.txt", "b.HTML", "c.pdf", "d.docx"]

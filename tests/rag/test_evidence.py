@@ -2,13 +2,14 @@
 
 import pytest
 
-from rag.evidence import FEATURES, WEIGHTS, Question, features
+from rag.answer.evidence import FEATURES, WEIGHTS, Question
 from rag.vietnamese import syllables
 
 
 @pytest.fixture(scope="module")
 def question(seed_assistant):
-    return Question.analyse("Ai chủ trì hội nghị giao ban công tác xây dựng Đảng?", seed_assistant.extractive.keywords)
+    query = seed_assistant.retriever.analyse("Ai chủ trì hội nghị giao ban công tác xây dựng Đảng?")
+    return Question.of(query, seed_assistant.extractive.keywords)
 
 
 def test_words_in_the_question_order_score_higher_than_the_same_words_shuffled(question):

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.followup import condense, is_followup
+from rag.search.followup import condense, is_followup
 
 
 @pytest.mark.parametrize("q", ["Còn cụm số III thì sao?", "con cum so III thi sao", "Ai chủ trì hội nghị đó?", "Thế còn năm 2023?"])

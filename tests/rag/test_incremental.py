@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from rag import Assistant
-from rag.indexer import Indexer
-from rag.store import DELTA, read_index, read_manifest
+from rag.index.indexer import Indexer
+from rag.index.store import DELTA, read_index, read_manifest
 from tests.conftest import ROOT
 from tests.rag.test_crash_safety import QUESTION, assert_answers, kill_9, leftovers, start
 
@@ -64,8 +64,8 @@ def test_an_add_links_the_base_and_reads_no_unchanged_file(settings, encoder, co
     first = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
     base = os.stat(first.index.path / "vectors.faiss").st_ino
     read = []
-    real = __import__("rag.indexer", fromlist=["load_document"]).load_document
-    monkeypatch.setattr("rag.indexer.load_document", lambda path, source, **kw: read.append(source) or real(path, source, **kw))
+    real = __import__("rag.index.indexer", fromlist=["load_document"]).load_document
+    monkeypatch.setattr("rag.index.indexer.load_document", lambda path, source, **kw: read.append(source) or real(path, source, **kw))
     (corpus / "zz_1 lễ hội.txt").write_text(NEW_DOCS["zz_1 lễ hội.txt"], encoding="utf-8")
     report = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
     assert read == ["zz_1 lễ hội.txt"] and report.summary().startswith("6 documents, 24 chunks; 1 added")
@@ -118,7 +118,7 @@ def test_the_diacritic_tables_are_read_not_built(seed_index_dir, seed_assistant,
     def no_build(*a, **k):
         raise AssertionError("diacritic tables built at query time")
 
-    monkeypatch.setattr("rag.lexical.LexicalSegment.build", no_build)
+    monkeypatch.setattr("rag.index.lexical.LexicalSegment.build", no_build)
     index = read_index(seed_index_dir)
     assert index.keyword_index().restore("Cum thi dua so 2 gom nhung tinh nao?") == "Cụm thi đua số 2 gồm những tỉnh nào?"
 

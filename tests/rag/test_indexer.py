@@ -4,7 +4,7 @@ import pytest
 
 from rag import Settings
 from rag.errors import CorpusError
-from rag.indexer import Indexer
+from rag.index.indexer import Indexer
 
 
 class CountingEncoder:

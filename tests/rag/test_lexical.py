@@ -7,11 +7,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rag.chunking import Chunk
-from rag.lexical import _QUESTION_WORDS as QUESTION_WORDS
-from rag.lexical import FIELDS, DiacriticRestorer, KeywordIndex, LexicalSegment, pairs, query_terms
+from rag.index.lexical import _QUESTION_WORDS as QUESTION_WORDS
+from rag.index.lexical import FIELDS, DiacriticRestorer, KeywordIndex, LexicalSegment, content_terms, pairs
 from rag.vietnamese import fold, has_diacritics, syllables
-from tests.conftest import SEEDS, ROOT
+from tests.conftest import ROOT
 
 
 class Bm25sReference:
@@ -40,7 +39,7 @@ class Bm25sReference:
                 return np.zeros(bm.scores["num_docs"], dtype=np.float32)
             return np.asarray(bm.get_scores_from_ids(ids), dtype=np.float32)
 
-        return score(uni, query_terms(query, folded)) + pair_weight * score(pair, pairs(syllables(query, folded=folded)))
+        return score(uni, content_terms(syllables(query, folded=folded), folded)) + pair_weight * score(pair, pairs(syllables(query, folded=folded)))
 
 
 class CounterRestorer(DiacriticRestorer):
@@ -110,9 +109,8 @@ def test_segments_score_and_restore_as_one(seed_texts):
     split = KeywordIndex(segments=[LexicalSegment.build(seed_texts[:15]), LexicalSegment.build(seed_texts[15:])])
     for q in questions():
         assert np.array_equal(whole.scores(q), split.scores(q)), q
-        field, _ = whole.field(q)
-        twin, _ = split.field(q)
-        assert [field.idf(t) for t in query_terms(q, False)] == [twin.idf(t) for t in query_terms(q, False)]
+        field, twin = whole.unigrams(folded=False), split.unigrams(folded=False)
+        assert [field.idf(t) for t in content_terms(syllables(q), False)] == [twin.idf(t) for t in content_terms(syllables(q), False)]
         if not has_diacritics(q):
             assert whole.restore(q) == split.restore(q), q
 

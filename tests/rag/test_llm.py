@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rag import Assistant
-from rag.answer import ABSTAIN_TEXT
-from rag.llm import SYSTEM_PROMPT
+from rag.answer.sentences import ABSTAIN_TEXT
+from rag.answer.llm import SYSTEM_PROMPT
 
 
 class FakeOpenAI:

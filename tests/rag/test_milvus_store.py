@@ -10,8 +10,8 @@ pytest.importorskip("pymilvus", reason='needs the scale extra: pip install -e ".
 
 from rag import Assistant  # noqa: E402
 from rag.errors import ConfigError, IndexError_  # noqa: E402
-from rag.indexer import Indexer  # noqa: E402
-from rag.milvus_store import KEYS_FILE, MilvusVectors, _count  # noqa: E402
+from rag.index.indexer import Indexer  # noqa: E402
+from rag.index.milvus import KEYS_FILE, MilvusVectors, _count  # noqa: E402
 
 from ..conftest import SEED_DEV  # noqa: E402
 
@@ -115,6 +115,6 @@ def test_bad_uri_and_missing_package_name_the_fix(settings, encoder, corpus, tmp
     with pytest.raises(ConfigError, match=re.escape("Setting 'milvus_uri' = '/tmp/not-a-db-file'")):
         Indexer(bad, encoder).run(corpus, tmp_path / "idx")
     monkeypatch.setitem(__import__("sys").modules, "pymilvus", None)
-    monkeypatch.setattr("rag.milvus_store._CLIENTS", {})
+    monkeypatch.setattr("rag.index.milvus._CLIENTS", {})
     with pytest.raises(ConfigError, match=re.escape('pip install "virag[scale]"')):
         Indexer(settings.with_(store="milvus"), encoder).run(corpus, tmp_path / "idx2")

@@ -6,10 +6,11 @@ import zipfile
 
 import pytest
 
-from rag.documents import load_document, page_at
+from rag.ingest.documents import load_document
+from rag.types import page_at
 from rag.errors import DocumentError
-from rag.formats import read
-from rag.formats.pdf import _Line, unwrap
+from rag.ingest.formats import read
+from rag.ingest.formats.pdf import _Line, unwrap
 from tests.conftest import DATA
 from tests.data.make_fixtures import cp1258
 
@@ -167,7 +168,7 @@ def test_zip_that_is_not_a_word_document_is_refused():
 
 
 def test_docx_unpacking_too_large_is_refused(monkeypatch):
-    import rag.formats.word as word
+    import rag.ingest.formats.word as word
 
     monkeypatch.setattr(word, "MAX_UNPACKED_BYTES", 10_000)
     with pytest.raises(DocumentError, match=r"^bomb\.docx: unpacks to \d+ MB, over the 0 MB limit"):

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.retriever import fuse
+from rag.search.retriever import fuse
 
 
 def test_fuse_weighted_reciprocal_rank():
@@ -45,7 +45,7 @@ def test_unaccented_query_ranks_like_the_accented_one(seed_assistant):
 
 def test_each_retriever_alone_misses_what_fusion_finds(seed_assistant, settings):
     """A query only BM25 gets right and one only dense gets right; the fused ranking has both."""
-    from rag.retriever import HybridRetriever
+    from rag.search.retriever import HybridRetriever
 
     def top_source(weights, query):
         r = HybridRetriever(settings.with_(dense_weight=weights[0], bm25_weight=weights[1]),

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.chunking import Chunk
+from rag.types import Chunk
 from rag.errors import IndexError_
-from rag.store import FORMAT_VERSION, Manifest, StoredIndex, index_lock, new_vector_index, read_index, write_index
+from rag.index.store import FORMAT_VERSION, Manifest, StoredIndex, index_lock, read_index, write_index
+from rag.index.vectors import new_vector_index
 
 
 def _index(n: int = 3) -> StoredIndex:
@@ -20,7 +21,7 @@ def _index(n: int = 3) -> StoredIndex:
     vecs = rng.normal(size=(n, 8)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     text = "Câu một. Câu hai. Câu ba."
-    chunks = [Chunk("a.txt", 0, 8, "Câu một.", ((0, 8),)) for _ in range(n)]
+    chunks = [Chunk(source="a.txt", start=0, end=8, text="Câu một.", sentences=((0, 8),)) for _ in range(n)]
     manifest = Manifest(model="m", dimension=8, chunker={}, files={"a.txt": {"sha256": "x", "chunks": n}})
     return StoredIndex(manifest, chunks, new_vector_index(vecs, 8), {"a.txt": text})
 

@@ -13,7 +13,7 @@ from rag.cli import build_parser, main
 def launched(monkeypatch, encoder):
     """Capture ``ui.app.launch`` instead of serving; reuse the session's loaded model."""
     calls = []
-    monkeypatch.setattr("rag.assistant.Encoder", lambda settings: encoder)
+    monkeypatch.setattr("rag.config.Settings.encoder", lambda settings: encoder)
     monkeypatch.setattr("ui.app.launch", lambda service, **kw: calls.append((service, kw)))
     return calls
 
@@ -40,7 +40,7 @@ def test_chat_from_an_index_alone_disables_uploads(launched, seed_assistant, see
 
 
 def test_chat_reports_a_busy_port(monkeypatch, encoder, seed_assistant, seed_index_dir, capsys):
-    monkeypatch.setattr("rag.assistant.Encoder", lambda settings: encoder)
+    monkeypatch.setattr("rag.config.Settings.encoder", lambda settings: encoder)
 
     def busy(service, **kw):
         raise OSError("Cannot find empty port in range: 7997-7997")

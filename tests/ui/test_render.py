@@ -96,13 +96,6 @@ def test_parse_key_accepts_only_our_keys():
         assert render.parse_key(bad) is None
 
 
-def test_stream_chunks_grow_to_the_full_text():
-    text = "Một hai ba bốn năm sáu bảy [1]"
-    chunks = render.stream_chunks(text, words=3)
-    assert chunks[-1] == text
-    assert all(a != b and b.startswith(a) for a, b in zip(chunks, chunks[1:]))
-    assert render.stream_chunks("", 3) == [""]
-
 
 def test_upload_report_escapes_names_and_reasons():
     out = render.upload_report_html(["a.txt"], [("<img src=x>.pdf", "định dạng '.pdf' không được hỗ trợ")], "1 added")

@@ -89,7 +89,7 @@ def test_stream_releases_the_answer_in_growing_steps(seed_assistant):
 
 def test_stream_uses_the_library_stream_when_there_is_one(seed_assistant, monkeypatch):
     service = ChatService(seed_assistant)
-    final = Answer("q", "Hai phần. [1]", [], False, [])
+    final = Answer(question="q", text="Hai phần. [1]", citations=[], abstained=False, passages=[])
 
     class Streaming:
         def stream(self, question):

@@ -2,7 +2,7 @@
 
 What runs where:
 
-- the driver (this process) runs :class:`rag.indexer.Indexer`'s steps with two replaced: it hashes
+- the driver (this process) runs :class:`rag.index.indexer.Indexer`'s steps with two replaced: it hashes
   the files instead of parsing them (``_load``), and the new and changed files' bytes go to the
   workers instead of the local chunker and model (``_embed``). Deciding what changed, the delta
   segment for added documents, and the one write under the index lock are the plain indexer's;
@@ -32,9 +32,9 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 
-from .config import Settings
-from .documents import Skipped, read_bytes
-from .errors import ConfigError, DocumentError, IndexError_
+from ..config import Settings
+from ..ingest.documents import Skipped, read_bytes
+from ..errors import ConfigError, DocumentError, IndexError_
 from .indexer import Indexer, IndexReport
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class _Worker:
     """A Ray actor: the embedding model is loaded once, in ``__init__``."""
 
     def __init__(self, settings: Settings) -> None:
-        self.encoder = Encoder(settings)
+        self.encoder = settings.encoder()
         self.chunker = Indexer(settings, self.encoder).chunker()  # loads the model
         self.fingerprint = self.encoder.fingerprint()
 
@@ -85,7 +85,7 @@ class _Worker:
         return os.getpid()
 
     def run(self, batch: list[tuple[str, bytes]]) -> list[dict]:
-        from .documents import parse_document
+        from ..ingest.documents import parse_document
 
         out, texts = [], []
         for source, raw in batch:
@@ -113,7 +113,7 @@ class RayIndexer(Indexer):
 
     Example::
 
-        report = RayIndexer(settings, Encoder(settings), address="local").run(Path("seeds"), Path("/tmp/idx"))
+        report = RayIndexer(settings, settings.encoder(), address="local").run(Path("seeds"), Path("/tmp/idx"))
         print(report.summary())
 
     ``address``: "local" (start a local Ray on this machine's cores), "auto" (the cluster this

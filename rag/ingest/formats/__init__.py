@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import DocumentError
+from ...errors import DocumentError
 
 #: suffix → the name of its format in messages
 FORMATS: dict[str, str] = {

@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from embeddings.encoder import Encoder
 
-from .chunking import Chunk
-from .config import Settings
-from .lexical import KeywordIndex, top_k
-from .store import StoredIndex
-from .vietnamese import has_diacritics
-
-
-@dataclass(frozen=True)
-class Retrieved:
-    """One retrieved chunk with its fused score and the ranks that produced it (1-based, None if absent)."""
-
-    chunk: Chunk
-    chunk_id: int
-    rank: int
-    score: float
-    dense_rank: int | None = None
-    dense_score: float | None = None
-    keyword_rank: int | None = None
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The output of the retrieval stage."""
-
-    query: str
-    query_vector: np.ndarray
-    passages: list[Retrieved]
-    ms: float = 0.0
+from ..config import Settings
+from ..index.lexical import KeywordIndex, top_k
+from ..index.store import StoredIndex
+from ..types import Retrieval, Retrieved
+from .query import Query
 
 
 def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> list[tuple[int, float]]:
@@ -67,7 +43,7 @@ class HybridRetriever:
     Example::
 
         retriever = HybridRetriever(settings, encoder, index)
-        result = retriever.run("Cụm thi đua số 2 gồm những tỉnh nào?")
+        result = retriever.run(retriever.analyse("Cụm thi đua số 2 gồm những tỉnh nào?"))
         result.passages[0].chunk.source      # '004_67d702c3fe2dbdbb.txt'
     """
 
@@ -79,13 +55,19 @@ class HybridRetriever:
         stats = index.dense_stats
         self._mu, self._cov = stats[0], stats[1:]
 
-    def run(self, query: str, k: int | None = None) -> Retrieval:
+    def analyse(self, text: str) -> Query:
+        """``text`` as a :class:`Query` of this corpus (an unaccented one gets its diacritics restored)."""
+        s = self.settings
+        return Query.analyse(text, self.keywords, max_chars=s.max_question_chars, restore=s.restore_diacritics)
+
+    def run(self, query: Query | str, k: int | None = None) -> Retrieval:
         started = time.perf_counter()
+        if isinstance(query, str):
+            query = self.analyse(query)
         s = self.settings
         k = k or s.top_k
         # An unaccented query embeds poorly: the dense side gets its diacritics restored from the corpus.
-        dense_query = query if has_diacritics(query) or not self.settings.restore_diacritics else self.keywords.restore(query)
-        qvec = self.encoder.encode_query([dense_query])
+        qvec = self.encoder.encode_query([query.dense_text])
         d_scores, d_ids = self.index.search(qvec, s.candidates)
         dense_ids = [int(i) for i in d_ids[0] if i >= 0]
         kw_all = self.keywords.scores(query)
@@ -99,8 +81,9 @@ class HybridRetriever:
         passages = []
         for rank, (i, score) in enumerate(fused[:k], start=1):
             d_rank, d_score = dense.get(i, (None, None))
-            passages.append(Retrieved(self.index.chunks[i], i, rank, score, d_rank, d_score, kw_rank.get(i)))
-        return Retrieval(query, qvec[0], passages, (time.perf_counter() - started) * 1000)
+            passages.append(Retrieved(chunk=self.index.chunks[i], chunk_id=i, rank=rank, score=score, dense_rank=d_rank,
+                                      dense_score=d_score, keyword_rank=kw_rank.get(i)))
+        return Retrieval(query=query, query_vector=qvec[0], passages=passages, ms=(time.perf_counter() - started) * 1000)
 
     def _zscore(self, q: np.ndarray, dense_ids: list[int], kw_ids: list[int], kw_all: np.ndarray):
         s = self.settings

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from ..errors import DocumentError
-from ..vietnamese import nfc
+from ...errors import DocumentError
+from ...vietnamese import nfc
 from .encoding import detect
 
 _NEVER_TEXT = (

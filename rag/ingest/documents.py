@@ -1,7 +1,7 @@
 """Load: find the documents of a corpus folder, extract their text and normalise it to NFC.
 
 The folder walk and the dispatch by suffix live here; each format's reader is in
-:mod:`rag.formats`. A file that cannot be read is skipped with its reason; the rest are loaded.
+:mod:`rag.ingest.formats`. A file that cannot be read is skipped with its reason; the rest are loaded.
 """
 
 from __future__ import annotations
@@ -10,46 +10,19 @@ import hashlib
 import logging
 import os
 import stat
-from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CorpusError, DocumentError
+from ..errors import CorpusError, DocumentError
+from ..types import Document
 from .formats import FORMATS, read, unsupported
-from .formats.encoding import decode  # noqa: F401  (re-exported: rag.documents.decode)
+from .formats.encoding import decode  # noqa: F401  (re-exported: rag.ingest.documents.decode)
 
 logger = logging.getLogger(__name__)
 
 #: Every suffix virag reads (lower case); the UI accepts uploads of these.
 SUPPORTED_SUFFIXES = tuple(FORMATS)
-
-
-@dataclass(frozen=True)
-class Document:
-    """A source file's text. Offsets everywhere in virag index ``text``.
-
-    For ``.txt``/``.md``, ``text`` is the file decoded (BOM removed, line endings kept) and
-    NFC-normalised: for a UTF-8 file in NFC, ``text[start:end]`` is exactly the file's characters.
-    For ``.html``, ``.pdf`` and ``.docx`` it is the text extracted from the file (see
-    :mod:`rag.formats`). ``pages`` holds the offset where each page starts (PDF only).
-    """
-
-    source: str  # path relative to the corpus root, with '/'
-    text: str
-    sha256: str
-    pages: tuple[int, ...] = ()
-
-    def page_of(self, offset: int) -> int | None:
-        """The 1-based page holding ``text[offset]``, or None for a format without pages."""
-        return page_at(self.pages, offset)
-
-
-def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
-    """The 1-based page whose start offset is the last one ``<= offset``; None when ``pages`` is empty."""
-    if not pages:
-        return None
-    return max(1, bisect_right(pages, offset))
 
 
 @dataclass(frozen=True)
@@ -114,7 +87,7 @@ def parse_document(raw: bytes, source: str, suffix: str | None = None) -> Docume
     if not extracted.text.strip():
         msg = f"{source}: empty (no text to index)."
         raise DocumentError(msg)
-    return Document(source, extracted.text, hashlib.sha256(raw).hexdigest(), extracted.pages)
+    return Document(source=source, text=extracted.text, sha256=hashlib.sha256(raw).hexdigest(), pages=extracted.pages)
 
 
 def _too_large(source: str, size: int, max_bytes: int) -> str:
@@ -163,18 +136,6 @@ def _check_root(root: Path) -> None:
     if not root.exists():
         msg = f"Corpus folder '{root}' does not exist."
         raise CorpusError(msg)
-
-
-def iter_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Supported files under ``root`` as ``(path, source)``; ``root`` may also be one file."""
-    root = Path(root)
-    _check_root(root)
-    if not root.is_dir():
-        yield root, root.name
-        return
-    for path, source in _walk(root, []):
-        if suffix_of(source) in FORMATS:
-            yield Path(path), source
 
 
 def list_files(root: Path) -> tuple[list[tuple[str, str]], list[Skipped]]:

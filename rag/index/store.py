@@ -15,6 +15,7 @@ hard-linked into the new version (they are never modified once written).
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import logging
@@ -27,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import Chunk
-from .documents import page_at
-from .errors import IndexError_
+from ..errors import IndexError_
+from ..types import Chunk, page_at
 from .lexical import KeywordIndex, lexical_files
+from .vectors import FaissVectors, VectorStore, as_vector_store, new_vector_index, open_vector_store
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Manifest:
     files: dict[str, dict] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
-    # where the vectors live: {} → vectors.faiss in the folder; else an external store (rag/milvus_store.py)
+    # where the vectors live: {} → vectors.faiss in the folder; else an external store (rag/index/milvus.py)
     vectors: dict = field(default_factory=dict)
     # [{"prefix": "", "chunks": n}, {"prefix": "delta.", "chunks": m}]; [] → one base segment of every chunk
     segments: list[dict] = field(default_factory=list)
@@ -76,7 +77,7 @@ class StoredIndex:
 
     manifest: Manifest
     chunks: list[Chunk]
-    vectors: object  # faiss.Index, inner product over L2-normalised vectors
+    vectors: VectorStore  # inner product over L2-normalised vectors (a bare FAISS index is wrapped)
     texts: dict[str, str]  # source → document text (offsets index it)
     dense_stats: np.ndarray | None = None  # row 0: mean vector; rows 1..d: covariance (see dense_moments)
     path: Path | None = None
@@ -84,6 +85,7 @@ class StoredIndex:
     keywords: KeywordIndex | None = None  # BM25 over the chunk texts; built on first use or read from disk
 
     def __post_init__(self) -> None:
+        self.vectors = as_vector_store(self.vectors)
         if self.dense_stats is None:
             self.dense_stats = dense_moments(self.all_vectors(), self.manifest.dimension)
 
@@ -141,67 +143,6 @@ def combine_moments(parts: list[tuple[int, np.ndarray]], dimension: int) -> np.n
     return np.vstack([mu[None, :], second - np.outer(mu, mu)]).astype(np.float32)
 
 
-class SegmentedVectors:
-    """Vector indexes of consecutive chunk ranges (the base, then the delta) searched as one.
-
-    Exact parts give exactly one flat index's results: each part's top k, merged by score.
-    """
-
-    def __init__(self, parts: list) -> None:
-        self.parts = parts
-        self.firsts = np.cumsum([0, *(p.ntotal for p in parts)])[:-1].tolist()
-        self.ntotal = sum(p.ntotal for p in parts)
-        self.d = parts[0].d
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, ids = [], []
-        for part, first in zip(self.parts, self.firsts):
-            if part.ntotal:
-                s, i = part.search(queries, min(k, part.ntotal))
-                scores.append(s)
-                ids.append(np.where(i >= 0, i + first, -1))
-        s, i = np.hstack(scores), np.hstack(ids)
-        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(s, order, 1), np.take_along_axis(i, order, 1)
-
-    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
-        ids = np.asarray(ids, dtype=np.int64)
-        out = np.empty((len(ids), self.d), dtype=np.float32)
-        for part, first in zip(self.parts, self.firsts):
-            mine = (ids >= first) & (ids < first + part.ntotal)
-            if mine.any():
-                out[mine] = part.reconstruct_batch(ids[mine] - first)
-        return out
-
-    def reconstruct_n(self, start: int, n: int) -> np.ndarray:
-        return self.reconstruct_batch(np.arange(start, start + n))
-
-
-def new_vector_index(vectors: np.ndarray, dimension: int, *, flat_max: int | None = None, hnsw_m: int = 32,
-                     ef_construction: int = 80, ef_search: int = 512):
-    """Inner-product index: exact (flat) up to ``flat_max`` vectors (None: always), HNSW above it.
-
-    HNSW keeps the vectors themselves (``reconstruct`` is exact), so z-score fusion is unchanged;
-    only which dense candidates are found may differ (recall@10 measured in ``virag bench``).
-    """
-    import faiss
-
-    if flat_max is not None and len(vectors) > flat_max:
-        index = faiss.IndexHNSWFlat(dimension, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = ef_construction
-        index.hnsw.efSearch = ef_search
-    else:
-        index = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-def index_kind(index) -> str:
-    index = index.parts[0] if isinstance(index, SegmentedVectors) else index
-    return "hnsw" if "HNSW" in type(index).__name__ else "flat"
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -219,7 +160,8 @@ def _chunk_to_json(c: Chunk) -> str:
 
 def _chunk_from_json(line: str) -> Chunk:
     d = json.loads(line)
-    return Chunk(d["source"], d["start"], d["end"], d["text"], tuple(tuple(s) for s in d["sentences"]))
+    return Chunk(source=d["source"], start=d["start"], end=d["end"], text=d["text"],
+                 sentences=tuple(tuple(s) for s in d["sentences"]))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -273,22 +215,12 @@ def _commit(root: Path, tmp: Path, manifest: Manifest, written: tuple[str, ...])
 
 def write_index(root: Path, index: StoredIndex) -> Path:
     """Write ``index`` as a new version of ``root`` (one segment) and make it current; returns the version folder."""
-    import faiss
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     tmp = _new_tmp(root)
     try:
-        if hasattr(index.vectors, "describe"):  # an external store: the folder keeps only its key map
-            index.vectors.save(tmp)
-            index.manifest.vectors = index.vectors.describe()
-        else:
-            if isinstance(index.vectors, SegmentedVectors):  # a loaded base + delta, written as one
-                base = index.vectors.parts[0]
-                index.vectors = new_vector_index(index.all_vectors(), index.manifest.dimension,
-                                                 flat_max=0 if index_kind(base) == "hnsw" else None)
-            faiss.write_index(index.vectors, str(tmp / "vectors.faiss"))
-        files = (*_vector_files(index.manifest), *_FILES)
+        files = (*index.vectors.save(tmp), *_FILES)  # an external store leaves only its key map here
+        index.manifest.vectors = index.vectors.describe()
         _write_segment(tmp, "", index)
         index.manifest.segments = [{"prefix": "", "chunks": len(index.chunks)}]
         index.manifest.checksums = {name: _sha256(tmp / name) for name in files}
@@ -296,8 +228,7 @@ def write_index(root: Path, index: StoredIndex) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _remove_stale(root, keep=version.name)
-    if hasattr(index.vectors, "committed"):
-        index.vectors.committed()  # now the external store may drop vectors only older versions used
+    index.vectors.committed()  # now an external store may drop vectors only older versions used
     index.path = version
     return version
 
@@ -317,8 +248,6 @@ def append_segment(root: Path, base: Path, old: Manifest, manifest: Manifest, de
     The base's files are neither re-read nor re-hashed (their checksums are ``old``'s): adding a
     document costs the size of the delta, not of the index; loading still checks every file.
     """
-    import faiss
-
     root = Path(root)
     base_files = _segment_names(old, "")
     delta_files = _segment_names(manifest, DELTA)
@@ -326,7 +255,7 @@ def append_segment(root: Path, base: Path, old: Manifest, manifest: Manifest, de
     try:
         for name in base_files:
             _link(base / name, tmp / name)
-        faiss.write_index(delta.vectors, str(tmp / f"{DELTA}vectors.faiss"))
+        delta.vectors.save(tmp, DELTA)
         _write_segment(tmp, DELTA, delta)
         manifest.segments = [{"prefix": "", "chunks": dict(old.segment_sizes(0))[""]},
                              {"prefix": DELTA, "chunks": len(delta.chunks)}]
@@ -340,11 +269,11 @@ def append_segment(root: Path, base: Path, old: Manifest, manifest: Manifest, de
 
 
 def _vector_files(manifest: Manifest) -> tuple[str, ...]:
-    return tuple(manifest.vectors.get("files", ())) if manifest.vectors else ("vectors.faiss",)
+    return tuple(manifest.vectors.get("files", ())) if manifest.vectors else (FaissVectors.FILE,)
 
 
 def _segment_names(manifest: Manifest, prefix: str) -> tuple[str, ...]:
-    vectors = _vector_files(manifest) if prefix == "" else (f"{prefix}vectors.faiss",)
+    vectors = _vector_files(manifest) if prefix == "" else (f"{prefix}{FaissVectors.FILE}",)
     return (*vectors, *segment_files(prefix))
 
 
@@ -389,22 +318,14 @@ class Segment:
     chunks: list[Chunk]
     texts: dict[str, str]
     pages: dict[str, tuple[int, ...]]
-    vectors: object
+    vectors: VectorStore
     dense_stats: np.ndarray
 
 
 def read_segment(version: Path, manifest: Manifest, prefix: str) -> Segment:
     """The segment ``prefix`` of ``version``, its checksums verified; :class:`IndexError_` when damaged."""
-    import faiss
-
     _check(version, manifest, _segment_names(manifest, prefix))
-    # memory-mapped: the OS shares and pages the vectors; such an index is read-only (never .add to it)
-    if prefix == "" and manifest.vectors:
-        from .milvus_store import open_vectors
-
-        vectors = open_vectors(manifest, version)
-    else:
-        vectors = faiss.read_index(str(version / f"{prefix}vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
+    vectors = open_vector_store(manifest, version, prefix)
     with (version / f"{prefix}chunks.jsonl").open(encoding="utf-8") as fh:
         chunks = [_chunk_from_json(line) for line in fh if line.strip()]
     texts: dict[str, str] = {}
@@ -444,7 +365,7 @@ def read_index(root: Path) -> StoredIndex | None:
         pages.update(s.pages)
     stats = combine_moments([(len(s.chunks), s.dense_stats) for s in segments], manifest.dimension)
     chunks = [c for s in segments for c in s.chunks]
-    vectors = SegmentedVectors([s.vectors for s in segments])
+    vectors = FaissVectors([part for s in segments for part in s.vectors.parts])  # only FAISS has a delta
     return StoredIndex(manifest, chunks, vectors, texts, stats, version, pages, keywords)
 
 
@@ -463,3 +384,88 @@ def index_lock(root: Path):
         yield
     finally:
         fh.close()
+
+
+@contextmanager
+def gc_paused():
+    """For bulk allocations that make no reference cycles (a 135k-file manifest, paths, stat results):
+    Python's full collections would walk the loaded model's ~0.5M objects again and again (~0.3 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class IndexFolder:
+    """One index on disk: its live version, the writers' lock, and how a change is written.
+
+    A change is written as a whole new version (:meth:`write`), or, when documents were only
+    added and they fit, as a delta segment beside the untouched base (:meth:`append`): adding one
+    document then costs the size of the delta, not of the index. Only FAISS vectors have a delta;
+    an external store (Milvus) is written whole.
+
+    Example::
+
+        folder = IndexFolder(Path("/tmp/idx"), delta_max_chunks=2000)
+        with folder.lock():
+            head = folder.head()             # (version, manifest), or None
+    """
+
+    def __init__(self, root: Path, *, delta_max_chunks: int = 2000, store: str = "faiss") -> None:
+        self.root = Path(root)
+        self.delta_max_chunks = delta_max_chunks
+        self.store = store
+
+    def lock(self):
+        return index_lock(self.root)
+
+    def head(self) -> tuple[Path, Manifest] | None:
+        """The live version and its manifest, without reading the data; None when there is none or it is damaged."""
+        try:
+            return read_manifest(self.root)
+        except IndexError_:
+            return None
+
+    def read(self) -> StoredIndex | None:
+        """The live version (:class:`IndexError_` when it is damaged)."""
+        return read_index(self.root)
+
+    def write(self, index: StoredIndex) -> Path:
+        return write_index(self.root, index)
+
+    def can_append(self, head: tuple[Path, Manifest] | None, chunks: int) -> bool:
+        """Whether ``chunks`` more chunks may go to the delta segment of ``head``."""
+        if head is None or head[1].vectors or self.store != "faiss":
+            return False
+        return dict(head[1].segment_sizes(0)).get(DELTA, 0) + chunks <= self.delta_max_chunks
+
+    def append(self, head: tuple[Path, Manifest], documents: list, chunks: dict[str, list[Chunk]],
+               vectors: np.ndarray, stats: dict[str, dict]) -> int:
+        """Write ``documents`` (their ``chunks`` and ``vectors`` in that order) into the delta segment, with the
+        documents added before them; the base segment is hard-linked, not read. ``stats``: the size and
+        mtime of each file read. Returns the index's chunk count."""
+        version, old = head
+        sizes = dict(old.segment_sizes(0))
+        prev = read_segment(version, old, DELTA) if DELTA in sizes else None
+        dimension = old.dimension
+        delta_chunks = (prev.chunks if prev else []) + [c for d in documents for c in chunks[d.source]]
+        kept = prev.vectors.reconstruct_n(0, prev.vectors.ntotal) if prev and prev.vectors.ntotal else None
+        matrix = np.vstack([v for v in (kept, vectors) if v is not None]).reshape(-1, dimension)
+        texts = {**(prev.texts if prev else {}), **{d.source: d.text for d in documents}}
+        pages = {**(prev.pages if prev else {}), **{d.source: d.pages for d in documents if d.pages}}
+        files = dict(old.files)
+        for source, st in stats.items():  # files read again but unchanged: their new size and mtime
+            if source in files:
+                files[source] = {**files[source], **st}
+        for d in documents:
+            files[d.source] = {"sha256": d.sha256, "chunks": len(chunks[d.source]), **stats.get(d.source, {})}
+        manifest = Manifest(model=old.model, dimension=dimension, chunker=old.chunker, files=files)
+        # the delta is small: always exact, whatever the base is
+        delta = StoredIndex(manifest, delta_chunks, new_vector_index(matrix, dimension), texts,
+                            dense_stats=dense_moments(matrix, dimension), pages=pages)
+        with gc_paused():
+            append_segment(self.root, version, old, manifest, delta)
+        return sizes[""] + len(delta_chunks)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from .documents import Document
-from .vietnamese import match_key
+from ..types import Chunk, Document, Span
+from ..vietnamese import match_key
 
 logger = logging.getLogger(__name__)
 
-Span = tuple[int, int]
 
 _LINE = re.compile(r"[^\r\n]+")
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or
@@ -29,17 +27,6 @@ _ABBREVIATIONS = {
     "tp", "ts", "ths", "pgs", "gs", "bs", "ks", "nxb", "ths", "ngs", "nsnd", "nsưt", "mr", "mrs", "dr",
     "st", "no", "vs", "etc", "q", "p", "tt", "ub", "ubnd", "hđnd",
 }
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A retrievable piece of one document."""
-
-    source: str
-    start: int
-    end: int
-    text: str
-    sentences: tuple[Span, ...]
 
 
 def split_sentences(text: str, start: int, end: int) -> list[Span]:
@@ -181,4 +168,15 @@ class Chunker:
     def _chunk(doc: Document, spans: list[Span]) -> Chunk:
         spans = sorted(set(spans))
         text = " ".join(doc.text[s:e] for s, e in spans)
-        return Chunk(doc.source, spans[0][0], spans[-1][1], text, tuple(spans))
+        return Chunk(source=doc.source, start=spans[0][0], end=spans[-1][1], text=text, sentences=tuple(spans))
+
+
+def chunker_settings(settings) -> dict:
+    """The settings that change chunks (from a :class:`rag.config.Settings`): an index built with others is rebuilt."""
+    return {
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap_sentences": settings.chunk_overlap_sentences,
+        "heading_max_words": settings.heading_max_words,
+        "document_prompt": settings.document_prompt,
+        "sentence_rules": SENTENCE_RULES,
+    }

@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ..errors import DocumentError
-from ..vietnamese import nfc
+from ...errors import DocumentError
+from ...vietnamese import nfc
 
 #: A .docx unpacking to more than this is refused (a "zip bomb" cannot exhaust memory).
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024

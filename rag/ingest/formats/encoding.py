@@ -19,8 +19,8 @@ import codecs
 import logging
 import unicodedata
 
-from ..errors import DocumentError
-from ..vietnamese import nfc
+from ...errors import DocumentError
+from ...vietnamese import nfc
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import io
 import re
 from dataclasses import dataclass
 
-from ..errors import DocumentError
-from ..vietnamese import nfc
+from ...errors import DocumentError
+from ...vietnamese import nfc
 from .encoding import control_share
 
 PAGE_SEPARATOR = "\n\n"

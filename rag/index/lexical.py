@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .vietnamese import fold, has_diacritics, syllables
+from ..vietnamese import fold, has_diacritics, syllables
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ def pairs(tokens: list[str]) -> list[str]:
     return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
 
 
-def query_terms(query: str, folded: bool) -> list[str]:
-    """The syllables of a query that carry meaning (question and function words removed)."""
+def content_terms(tokens, folded: bool) -> list[str]:
+    """The syllables that carry meaning (question and function words removed)."""
     stop = FOLDED_STOPWORDS if folded else STOPWORDS
-    return [t for t in syllables(query, folded=folded) if t not in stop]
+    return [t for t in tokens if t not in stop]
 
 
 def term_hashes(terms: list[str]) -> np.ndarray:
@@ -303,21 +303,29 @@ class KeywordIndex:
         the file when one does not fit)."""
         return cls(pair_weight=pair_weight, segments=[LexicalSegment.load(folder, p, n) for p, n in segments])
 
-    def field(self, query: str) -> tuple[_Field, bool]:
-        """The unigram field a query is matched on (for IDF), and whether it is the folded one."""
-        folded = not has_diacritics(query)
-        return (self.folded if folded else self.exact).unigrams, folded
+    def unigrams(self, folded: bool) -> _Field:
+        """The unigram field a query is matched on (for IDF): the accent-folded one for a query without diacritics."""
+        return (self.folded if folded else self.exact).unigrams
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk (zeros when no query term is in the corpus)."""
-        folded = not has_diacritics(query)
+    def scores(self, query) -> np.ndarray:
+        """BM25 score of every chunk (zeros when no query term is in the corpus).
+
+        ``query``: an analysed :class:`rag.search.query.Query` (its ``folded``, ``syllables`` and
+        ``terms`` are used as they are), or a plain string, tokenised here.
+        """
+        if isinstance(query, str):
+            folded = not has_diacritics(query)
+            tokens = syllables(query, folded=folded)
+            terms = content_terms(tokens, folded)
+        else:
+            folded, tokens, terms = query.folded, list(query.syllables), list(query.terms)
         fields = self.folded if folded else self.exact
         # pairs come from the whole query: dropping stopwords first would invent pairs the text never has
-        h = term_hashes(syllables(query, folded=folded))
-        unigrams = fields.unigrams.scores(term_hashes(query_terms(query, folded)))
+        h = term_hashes(tokens)
+        unigrams = fields.unigrams.scores(term_hashes(terms))
         return unigrams + self.pair_weight * fields.pairs.scores(pair_hashes(h[:-1], h[1:]))
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` chunk ids with a positive score, best first."""
         return top_k(self.scores(query), k)
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexical import KeywordIndex, query_terms
-from .retriever import Retrieved
-from .vietnamese import fold, match_key, syllables
+from ..index.lexical import KeywordIndex
+from ..search.query import Query
+from ..types import Retrieved
+from ..vietnamese import fold, match_key, syllables
 
 FEATURES = ("unigram", "pair", "focus", "has_new", "lacks_new", "inv_rank", "rel_score", "short", "dense",
             "with_previous", "order")
@@ -49,19 +50,8 @@ class _PersonNames:
 
 FINDERS = {"number": _NUMBER, "date": _DATE, "name": _PersonNames}
 
-_WANTS = (
-    ("number", re.compile(r"bao nhiêu|mấy|how many|how much|số lượng|bao nhieu|\bmay\b")),
-    ("date", re.compile(r"ngày nào|khi nào|năm nào|tháng nào|bao giờ|lúc nào|when|ngay nao|khi nao|nam nao")),
-    ("name", re.compile(r"^ai\b|\bai\b|who|đồng chí nào|người nào")),
-)
 # Question words: the syllables around them are the question's focus.
 _WH = frozenset("ai gì nào đâu bao nhiêu mấy sao gi nao dau nhieu may".split())
-
-
-def wants(question: str) -> str | None:
-    """The kind of thing a question asks for: 'number', 'date', 'name' or None."""
-    q = question.lower()
-    return next((kind for kind, pattern in _WANTS if pattern.search(q)), None)
 
 
 def has_new(pattern, text: str, question_key: str) -> bool:
@@ -87,10 +77,10 @@ class Question:
     key: str
 
     @classmethod
-    def analyse(cls, question: str, keywords: KeywordIndex) -> Question:
-        field, folded = keywords.field(question)
-        terms = query_terms(question, folded)
-        all_syllables = syllables(question, folded=folded)
+    def of(cls, query: Query, keywords: KeywordIndex) -> Question:
+        """The evidence view of an analysed query: IDF weights from the corpus, the focus around the question word."""
+        folded, terms, all_syllables = query.folded, list(query.terms), query.syllables
+        field = keywords.unigrams(folded)
         near_wh = {
             all_syllables[j]
             for i, t in enumerate(all_syllables) if t in _WH
@@ -98,9 +88,7 @@ class Question:
         }
         focus = frozenset(t for t in terms if t in near_wh) or frozenset(terms)
         idf = {t: field.idf(t) for t in terms}
-        key = match_key(fold(question)) if folded else match_key(question)
-        return cls(question, folded, frozenset(terms), tuple(terms), idf,
-                   tuple(zip(all_syllables, all_syllables[1:])), focus, wants(question), key)
+        return cls(query.text, folded, frozenset(terms), tuple(terms), idf, query.pairs, focus, query.wants, query.key)
 
     def coverage(self, terms: frozenset[str], present: set[str]) -> float:
         total = sum(self.idf[t] for t in terms)
@@ -180,4 +168,4 @@ def answerability(best: np.ndarray, passages: list[Retrieved]) -> float:
 ANSWERABILITY = (-25.29, 7.77, 3.641, 24.226)
 
 
-__all__ = ["FEATURES", "WEIGHTS", "Question", "answerability", "features", "wants"]
+__all__ = ["FEATURES", "WEIGHTS", "Question", "answerability", "features"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .lexical import query_terms
-from .vietnamese import fold, has_diacritics
+from ..vietnamese import fold
+from .query import Query
 
 _OPENERS = ("còn", "thế còn", "vậy còn", "vậy", "và", "thế")
 _CLOSERS = ("thì sao", "thì thế nào", "thì như thế nào", "ra sao", "thế nào")
@@ -27,30 +27,33 @@ def _key(text: str) -> str:
     return " ".join(fold(text.lower()).split())
 
 
-def is_followup(question: str) -> bool:
+def is_followup(question: Query | str) -> bool:
     """Does ``question`` lean on an earlier one?"""
-    key = _key(question).rstrip("?!. ")
+    query = Query.analyse(question) if isinstance(question, str) else question
+    key = _key(query.text).rstrip("?!. ")
     if any(key.startswith(_key(o) + " ") for o in _OPENERS) or any(key.endswith(_key(c)) for c in _CLOSERS):
         return True
-    if has_diacritics(question):
-        words = set(re.findall(r"\w+", question.lower()))
+    if not query.folded:
+        words = set(re.findall(r"\w+", query.text.lower()))
         if words & set(_PRONOUNS):
             return True
-    return len(query_terms(question, not has_diacritics(question))) <= 2
+    return len(query.terms) <= 2
 
 
-def condense(question: str, history: list[str]) -> str:
+def condense(question: Query | str, history: list[str]) -> str:
     """The question to search for: ``question`` itself, or completed from the last question of ``history``."""
-    if not history or not is_followup(question):
-        return question
+    query = Query.analyse(question) if isinstance(question, str) else question
+    if not history or not is_followup(query):
+        return query.text
     previous = history[-1]
-    if _SPECIFIC.search(question):
+    if _SPECIFIC.search(query.text):
         previous = _SPECIFIC.sub(" ", previous)
-    return " ".join(f"{previous} {question}".split())
+    return " ".join(f"{previous} {query.text}".split())
 
 
-def condense_with_llm(chat_model, question: str, history: list[str]) -> str:
+def condense_with_llm(chat_model, question: Query | str, history: list[str]) -> str:
     """Ask the chat model for a stand-alone question (falls back to :func:`condense` on failure)."""
+    question = question if isinstance(question, str) else question.text
     if not history:
         return question
     lines = "\n".join(f"- {h}" for h in history[-4:])

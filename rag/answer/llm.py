@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterator
 
-from .answer import ABSTAIN_TEXT, Answer, Citation, ExtractiveAnswerer
-from .config import Settings
-from .errors import ConfigError
-from .retriever import Retrieval
+from ..config import Settings
+from ..errors import ConfigError
+from ..search.query import Query
+from ..types import Answer, Retrieval
+from .cite import CitationValidator, stream_validated
+from .sentences import ABSTAIN_TEXT, SentenceAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ SYSTEM_PROMPT = (
     "ghi số đoạn văn làm căn cứ trong ngoặc vuông, ví dụ [1] hoặc [2][3]. Không bịa thông tin. Nếu các "
     f"đoạn văn không chứa câu trả lời, chỉ trả lời đúng câu: \"{ABSTAIN_TEXT}\""
 )
-_MARKER = re.compile(r"( *)\[(\d{1,3})\]")
 
 
 def build_messages(question: str, retrieval: Retrieval) -> list[tuple[str, str]]:
@@ -77,36 +77,6 @@ def make_chat_model(settings: Settings):
     raise ConfigError(msg)
 
 
-class CitationValidator:
-    """Keeps the ``[n]`` that name a retrieved passage, renumbered by first use; drops the rest."""
-
-    def __init__(self, retrieval: Retrieval) -> None:
-        self.retrieval = retrieval
-        self.order: list[int] = []  # passage numbers (1-based) in order of first use
-        self.invalid: list[int] = []
-
-    def rewrite(self, text: str) -> str:
-        def sub(m: re.Match) -> str:
-            n = int(m.group(2))
-            if not 1 <= n <= len(self.retrieval.passages):
-                self.invalid.append(n)
-                return ""  # with the spaces before it, so "và [8]." reads "và."
-            if n not in self.order:
-                self.order.append(n)
-            return f"{m.group(1)}[{self.order.index(n) + 1}]"
-
-        return _MARKER.sub(sub, text)
-
-    def citations(self, index) -> list[Citation]:
-        out = []
-        for new, n in enumerate(self.order, start=1):
-            p = self.retrieval.passages[n - 1]
-            c = p.chunk
-            out.append(Citation(new, c.source, c.start, c.end, index.quote(c.source, c.start, c.end),
-                                round(p.score, 4), index.page_of(c.source, c.start)))
-        return out
-
-
 class LLMAnswerer:
     """Answers with a chat model, falling back to the extractive answer when it cites nothing valid.
 
@@ -117,38 +87,43 @@ class LLMAnswerer:
         qa.ask("Cụm thi đua số 2 gồm những tỉnh nào?").answerer     # 'openai'
     """
 
-    def __init__(self, settings: Settings, chat_model, fallback: ExtractiveAnswerer) -> None:
+    def __init__(self, settings: Settings, chat_model, fallback: SentenceAnswerer) -> None:
         self.settings = settings
+        self.name = settings.answerer
         self.chat_model = chat_model
         self.fallback = fallback
         self.index = fallback.index
 
-    def _finish(self, question: str, raw: str, retrieval: Retrieval) -> Answer:
+    def finish(self, query: Query, raw: str, retrieval: Retrieval) -> Answer:
+        """The answer from the model's whole text: citations validated, an abstention or the fallback."""
         validator = CitationValidator(retrieval)
         text = validator.rewrite(raw).strip()
         if ABSTAIN_TEXT.rstrip(".") in text or not text:
-            answer = Answer(question, ABSTAIN_TEXT, [], True, retrieval.passages)
+            answer = Answer(question=query.text, text=ABSTAIN_TEXT, citations=[], abstained=True,
+                            passages=retrieval.passages)
         elif not validator.order:
             logger.warning("The LLM answer cites no retrieved passage; using the extractive answer instead.")
-            answer = self.fallback.run(question, retrieval)
+            answer = self.fallback.run(query, retrieval)
             answer.fell_back = True
         else:
-            answer = Answer(question, text, validator.citations(self.index), False, retrieval.passages, confidence=1.0)
-        answer.answerer = self.settings.answerer
+            answer = Answer(question=query.text, text=text, citations=validator.citations(self.index), abstained=False,
+                            passages=retrieval.passages, confidence=1.0)
+        answer.answerer = self.name
         answer.invalid_citations = validator.invalid
         return answer
 
-    def run(self, question: str, retrieval: Retrieval) -> Answer:
+    def run(self, query: Query, retrieval: Retrieval) -> Answer:
         if not retrieval.passages:
-            return self.fallback.run(question, retrieval)
-        reply = self.chat_model.invoke(build_messages(question, retrieval))
-        return self._finish(question, str(reply.content), retrieval)
+            return self.fallback.run(query, retrieval)
+        reply = self.chat_model.invoke(build_messages(query.text, retrieval))
+        return self.finish(query, str(reply.content), retrieval)
 
-    def stream(self, question: str, retrieval: Retrieval) -> Iterator[str]:
-        """Raw text pieces as the model writes them (validation happens in :meth:`run`/``finish``)."""
-        for piece in self.chat_model.stream(build_messages(question, retrieval)):
-            if piece.content:
-                yield str(piece.content)
-
-    def finish(self, question: str, raw: str, retrieval: Retrieval) -> Answer:
-        return self._finish(question, raw, retrieval)
+    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
+        """Validated pieces as the model writes them, then the finished :class:`Answer`."""
+        if not retrieval.passages:
+            yield from self.fallback.stream(query, retrieval)
+            return
+        raw = (str(p.content) for p in self.chat_model.stream(build_messages(query.text, retrieval)) if p.content)
+        done: list[str] = []
+        yield from stream_validated(raw, retrieval, done)
+        yield self.finish(query, done[0] if done else "", retrieval)

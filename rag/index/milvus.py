@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, IndexError_
+from ..errors import ConfigError, IndexError_
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def chunk_keys(manifest, chunks) -> np.ndarray:
         digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
         keys[i] = int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
     if len(np.unique(keys)) != len(keys):  # 63-bit collisions: ~1e-5 at 10M chunks
-        msg = "Two chunks got the same Milvus key; report this (virag rag/milvus_store.py)."
+        msg = "Two chunks got the same Milvus key; report this (virag rag/index/milvus.py)."
         raise IndexError_(msg)
     return keys
 
@@ -183,7 +183,7 @@ class MilvusVectors:
     """The vectors of one index version, held by a Milvus collection.
 
     It answers what the retriever asks of a FAISS index (``ntotal``, ``search``,
-    ``reconstruct_batch``), in chunk ids; ``save``/``describe``/``committed`` are for ``write_index``.
+    ``reconstruct_batch``), in chunk ids: a :class:`rag.index.vectors.VectorStore`.
     """
 
     def __init__(self, c, uri: str, manifest_uri: str, collection: str, keys: np.ndarray, dimension: int,
@@ -251,8 +251,9 @@ class MilvusVectors:
         return self.reconstruct_batch(np.arange(start, start + n))
 
     # -- for write_index -------------------------------------------------
-    def save(self, folder: Path) -> None:
-        np.save(Path(folder) / KEYS_FILE, self.keys, allow_pickle=False)
+    def save(self, folder: Path, prefix: str = "") -> tuple[str, ...]:
+        np.save(Path(folder) / f"{prefix}{KEYS_FILE}", self.keys, allow_pickle=False)
+        return (f"{prefix}{KEYS_FILE}",)
 
     def describe(self) -> dict:
         return {"store": "milvus", "uri": self._manifest_uri, "collection": self.collection,

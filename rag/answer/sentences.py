@@ -1,7 +1,7 @@
 """Answer: pick the sentences of the retrieved passages that answer, cite each one, or abstain.
 
 No LLM: every sentence of the top passages is scored from its evidence
-features (``rag/evidence.py``: IDF-weighted coverage of the question's
+features (``rag/answer/evidence.py``: IDF-weighted coverage of the question's
 syllables and syllable pairs, whether it holds the kind of thing asked for, the
 passage's rank and scores, how much of the question it holds in the question's
 order). The best sentence is quoted verbatim; the next ones join while their
@@ -10,16 +10,19 @@ chance of being the answering sentence is worth their length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
-from .config import Settings
 import numpy as np
 
+from ..config import Settings
+from ..index.lexical import KeywordIndex
+from ..index.store import StoredIndex
+from ..search.query import Query
+from ..types import Answer, Retrieval, Retrieved
+from ..vietnamese import syllables
+from .cite import cite, stream_answer
 from .evidence import FEATURES, WEIGHTS, Question, answerability, features
-from .lexical import KeywordIndex
-from .retriever import Retrieval, Retrieved
-from .store import StoredIndex
-from .vietnamese import looks_vietnamese, syllables
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
 # Answers are found by matching the question's words against Vietnamese text, so a question in
@@ -27,58 +30,6 @@ ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi n
 FOREIGN_TEXT = ("Câu hỏi có vẻ không phải tiếng Việt; câu trả lời được trích từ tài liệu tiếng Việt, "
                 "hãy hỏi bằng tiếng Việt (có dấu hoặc không dấu). / This question does not look Vietnamese: "
                 "answers are quoted from Vietnamese documents, so please ask in Vietnamese (diacritics optional).")
-
-@dataclass(frozen=True)
-class Citation:
-    """``[n]`` in the answer text: an exact span of a source document."""
-
-    n: int
-    source: str
-    start: int
-    end: int
-    quote: str
-    score: float
-    page: int | None = None  # 1-based, for paged formats (PDF)
-
-
-@dataclass
-class Answer:
-    """What :meth:`rag.Assistant.ask` returns."""
-
-    question: str
-    text: str
-    citations: list[Citation]
-    abstained: bool
-    passages: list[Retrieved]
-    confidence: float = 0.0
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    answerer: str = "extractive"
-    # LLM answers: cited numbers that were not retrieved passages (removed from the text)
-    invalid_citations: list[int] = field(default_factory=list)
-    # LLM answers: True when the model cited nothing valid and the extractive answer was used
-    fell_back: bool = False
-    # follow-ups: the question as it was searched, after the conversation was taken into account
-    search_query: str | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "abstained": self.abstained,
-            "confidence": round(self.confidence, 4),
-            "answerer": self.answerer,
-            "invalid_citations": self.invalid_citations,
-            "fell_back": self.fell_back,
-            "search_query": self.search_query,
-            "citations": [c.__dict__ for c in self.citations],
-            "passages": [
-                {"rank": p.rank, "source": p.chunk.source, "start": p.chunk.start, "end": p.chunk.end,
-                 "score": round(p.score, 6), "text": p.chunk.text}
-                for p in self.passages
-            ],
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
-
 
 @dataclass(frozen=True)
 class _Sentence:
@@ -90,24 +41,30 @@ class _Sentence:
     score: float
 
 
-class ExtractiveAnswerer:
-    """Answers from the retrieved passages without an LLM.
+class SentenceAnswerer:
+    """Answers from the retrieved passages without an LLM, by quoting their best sentences.
 
     Example::
 
-        answerer = ExtractiveAnswerer(settings, retriever.keywords)
-        answer = answerer.run("Cụm thi đua số 2 gồm những tỉnh nào?", retrieval)
+        answerer = SentenceAnswerer(settings, index, retriever.keywords)
+        answer = answerer.run(query, retriever.run(query))
         answer.text        # '… Lạng Sơn, Quảng Ninh, …, Hà Tĩnh. [1]'
     """
+
+    name = "extractive"
 
     def __init__(self, settings: Settings, index: StoredIndex, keywords: KeywordIndex) -> None:
         self.settings = settings
         self.index = index
         self.keywords = keywords
 
-    def run(self, question: str, retrieval: Retrieval) -> Answer:
+    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
+        yield from stream_answer(self.run(query, retrieval))
+
+    def run(self, query: Query, retrieval: Retrieval) -> Answer:
         s = self.settings
-        q = Question.analyse(question, self.keywords)
+        question = query.text
+        q = Question.of(query, self.keywords)
         passages = retrieval.passages[: s.answer_passages]
         top_score = passages[0].score if passages else 0.0
         candidates: list[_Sentence] = []
@@ -121,13 +78,13 @@ class ExtractiveAnswerer:
                 previous = tokens
                 candidates.append(_Sentence(p, i, start, end, text, 0.0))
         if not candidates:
-            return self._abstain(question, retrieval, 0.0)
+            return self._abstain(query, retrieval, 0.0)
         matrix = np.vstack(rows)
         scores = matrix @ WEIGHTS
         order = np.argsort(-scores, kind="stable")
         confidence = answerability(matrix[order[0]], passages)
         if confidence < s.abstain_threshold:
-            return self._abstain(question, retrieval, confidence)
+            return self._abstain(query, retrieval, confidence)
         best = float(scores[order[0]])
         has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
         found = s.stop_at_answer and bool(matrix[order[0], has_new])  # a factoid question, answered
@@ -167,9 +124,8 @@ class ExtractiveAnswerer:
         return picked
 
     @staticmethod
-    def _abstain(question: str, retrieval: Retrieval, confidence: float) -> Answer:
-        text = ABSTAIN_TEXT if looks_vietnamese(question) else FOREIGN_TEXT
-        return Answer(question, text, [], True, retrieval.passages, confidence=confidence)
+    def _abstain(query: Query, retrieval: Retrieval, confidence: float) -> Answer:
+        return abstention(query, retrieval, confidence)
 
     def _render(self, question: str, chosen: list[_Sentence], retrieval: Retrieval, confidence: float) -> Answer:
         # Keep each passage's sentences in reading order; adjacent ones become one quote.
@@ -181,11 +137,15 @@ class ExtractiveAnswerer:
             else:
                 groups.append([c])
         groups.sort(key=lambda g: -max(c.score for c in g))
-        citations, parts = [], []
-        for n, g in enumerate(groups, start=1):
-            source, start, end = g[0].passage.chunk.source, g[0].start, g[-1].end
-            quote = self.index.quote(source, start, end)
-            citations.append(Citation(n, source, start, end, quote, round(max(c.score for c in g), 4),
-                                      self.index.page_of(source, start)))
-            parts.append(f"{' '.join(quote.split())} [{n}]")
-        return Answer(question, " ".join(parts), citations, False, retrieval.passages, confidence=confidence)
+        citations = [cite(self.index, n, g[0].passage.chunk.source, g[0].start, g[-1].end, max(c.score for c in g))
+                     for n, g in enumerate(groups, start=1)]
+        text = " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in citations)
+        return Answer(question=question, text=text, citations=citations, abstained=False,
+                      passages=retrieval.passages, confidence=confidence)
+
+
+def abstention(query: Query, retrieval: Retrieval, confidence: float = 0.0, answerer: str = "extractive") -> Answer:
+    """'The documents do not say', with the closest passages; a question in another language is told so."""
+    text = ABSTAIN_TEXT if query.vietnamese else FOREIGN_TEXT
+    return Answer(question=query.text, text=text, citations=[], abstained=True, passages=retrieval.passages,
+                  confidence=confidence, answerer=answerer)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,27 +12,15 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 
-from .chunking import Chunk, Chunker
-from .config import Settings
-from .documents import SUPPORTED_SUFFIXES, Document, Skipped, list_files, load_document
-from .errors import CorpusError, DocumentError, IndexError_
-from .store import (DELTA, Manifest, StoredIndex, append_segment, dense_moments, index_lock, new_vector_index,
-                    read_index, read_manifest, read_segment, write_index)
+from ..config import Settings
+from ..errors import CorpusError, DocumentError, IndexError_
+from ..ingest.chunking import Chunk, Chunker, chunker_settings
+from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document
+from ..types import Document
+from .store import IndexFolder, Manifest, StoredIndex, dense_moments, gc_paused, read_index
+from .vectors import build_vector_store
 
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def _gc_paused():
-    """For bulk allocations that make no reference cycles (a 135k-file manifest, paths, stat results):
-    Python's full collections would walk the loaded model's ~0.5M objects again and again (~0.3 s)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _ReadOnUse:
@@ -90,6 +76,16 @@ class IndexReport:
         return "; ".join(parts)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Scanned:
+    """One corpus file as the scan found it: ``document`` is what :meth:`Indexer._load` read when the file is
+    new or changed (to chunk and embed), None when it is unchanged (its chunks and vectors are reused)."""
+
+    source: str
+    path: str
+    document: object | None = None  # a Document, or anything with .source and .sha256 (the Ray indexer's)
+
+
 def file_stat(path, entry: dict, max_bytes: int) -> tuple[dict | None, bool]:
     """``{"size", "mtime_ns"}`` of ``path`` (None when it cannot be stat'ed), and whether they are
     the ones the manifest ``entry`` recorded: then the file is unchanged and is not read again.
@@ -125,20 +121,10 @@ class Indexer:
             heading_max_words=s.heading_max_words,
         )
 
-    def _vector_index(self, vectors: np.ndarray, dimension: int, *, index_dir: Path | None = None,
-                      manifest: Manifest | None = None, chunks: list[Chunk] | None = None,
-                      old: StoredIndex | None = None):
-        s = self.settings
-        if s.store == "milvus":  # a Milvus collection: only chunks it lacks are written (rag/milvus_store.py)
-            from .milvus_store import build_vectors
-
-            return build_vectors(s, index_dir, manifest, chunks, vectors, old)
-        return new_vector_index(vectors, dimension, flat_max=s.flat_max_vectors, hnsw_m=s.hnsw_m,
-                                ef_search=s.hnsw_ef_search)
-
-    def _reusable(self, index_dir: Path, report: IndexReport) -> StoredIndex | None:
+    def _reusable(self, folder: IndexFolder, report: IndexReport) -> StoredIndex | None:
+        index_dir = folder.root
         try:
-            old = read_index(index_dir)
+            old = folder.read()
         except IndexError_ as exc:
             report.rebuild_reason = f"{exc} Rebuilding."
             logger.warning(report.rebuild_reason)
@@ -149,13 +135,13 @@ class Indexer:
         fingerprint = self.encoder.fingerprint()
         if old.manifest.model != fingerprint:
             reasons.append(f"the embedding model changed ({old.manifest.model} → {fingerprint})")
-        if old.manifest.chunker != self.settings.chunker_settings():
-            reasons.append(f"chunker settings changed ({old.manifest.chunker} → {self.settings.chunker_settings()})")
+        if old.manifest.chunker != chunker_settings(self.settings):
+            reasons.append(f"chunker settings changed ({old.manifest.chunker} → {chunker_settings(self.settings)})")
         if reasons:
             report.rebuild_reason = f"Rebuilding index {index_dir}: " + "; ".join(reasons) + "."
             logger.warning(report.rebuild_reason)
             return None
-        from .milvus_store import store_change
+        from .milvus import store_change
 
         moved = store_change(self.settings, old.manifest, index_dir)
         if moved:  # a rewrite that copies the vectors into the other store: nothing is re-embedded
@@ -166,7 +152,7 @@ class Indexer:
     def _assemble(self, docs: list[Document], new_chunks: dict[str, list[Chunk]], new_vectors: np.ndarray,
                   old: StoredIndex | None, index_dir: Path) -> StoredIndex:
         """The new index: ``docs`` in corpus order, fresh chunks and vectors for ``new_chunks``' documents,
-        the old ones for the rest (shared with :class:`rag.distributed.RayIndexer`)."""
+        the old ones for the rest (shared with :class:`rag.index.distributed.RayIndexer`)."""
         old_by_source: dict[str, list[int]] = {}
         if old:
             for i, c in enumerate(old.chunks):
@@ -200,25 +186,21 @@ class Indexer:
         vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
         manifest = Manifest(
             model=self.encoder.fingerprint(), dimension=dimension,
-            chunker=self.settings.chunker_settings(), files=files,
+            chunker=chunker_settings(self.settings), files=files,
         )
-        vector_index = self._vector_index(vectors, dimension, index_dir=index_dir, manifest=manifest,
-                                          chunks=chunks, old=old)
+        vector_index = build_vector_store(self.settings, index_dir, manifest, chunks, vectors, old)
         # moments from the matrix in hand, not reconstructed back out of FAISS
         return StoredIndex(manifest, chunks, vector_index, texts, dense_stats=dense_moments(vectors, dimension),
                            pages=pages)
 
-    def _head(self, index_dir: Path) -> tuple[Path, Manifest] | None:
+    def _head(self, folder: IndexFolder) -> tuple[Path, Manifest] | None:
         """The current version and its manifest when they can say which files changed (same model and
         chunker); None otherwise (:meth:`_reusable` then says why)."""
-        try:
-            opened = read_manifest(index_dir)
-        except IndexError_:
-            return None
+        opened = folder.head()
         if opened is None:
             return None
         manifest = opened[1]
-        if manifest.model != self.encoder.fingerprint() or manifest.chunker != self.settings.chunker_settings():
+        if manifest.model != self.encoder.fingerprint() or manifest.chunker != chunker_settings(self.settings):
             return None
         return opened
 
@@ -228,12 +210,11 @@ class Indexer:
         return load_document(path, source, max_bytes=max_bytes)
 
     def _scan(self, files: list[tuple[str, str]], known: dict[str, dict], report: IndexReport):
-        """Each file in corpus order: what :meth:`_load` made of it when it is new or changed, or
-        ``(path, source)`` when it is unchanged (by size and modification time, or by content hash);
-        and the ``{"size", "mtime_ns"}`` of the files read, for the next run. (135k files: ~1 s, mostly
-        ``stat``.)"""
+        """Each file in corpus order as :class:`Scanned` (unchanged by size and modification time, or by
+        content hash, or read); and the ``{"size", "mtime_ns"}`` of the files read, for the next run.
+        (135k files: ~1 s, mostly ``stat``.)"""
         max_bytes = int(self.settings.max_file_mb * 1e6)
-        items: list = []
+        items: list[Scanned] = []
         stats: dict[str, dict] = {}
         unchanged = report.unchanged
         no_entry: dict = {}
@@ -242,7 +223,7 @@ class Indexer:
             stat, same = file_stat(path, entry, max_bytes)
             if same:
                 unchanged.append(source)
-                items.append((path, source))
+                items.append(Scanned(source=source, path=path))
                 continue
             if stat:
                 stats[source] = stat
@@ -254,10 +235,10 @@ class Indexer:
                 continue
             if entry.get("sha256") == doc.sha256:
                 unchanged.append(source)
-                items.append((path, source))
+                items.append(Scanned(source=source, path=path))
             else:
                 (report.changed if entry else report.added).append(source)
-                items.append(doc)
+                items.append(Scanned(source=source, path=path, document=doc))
         return items, stats
 
     def _embed(self, fresh: list[Document], report: IndexReport, show_progress: bool = False):
@@ -269,10 +250,10 @@ class Indexer:
         texts = [c.text for d in fresh for c in new_chunks[d.source]]
         return fresh, new_chunks, self.encoder.encode_documents(texts, show_progress=show_progress)
 
-    def _embed_items(self, items: list, report: IndexReport, show_progress: bool):
+    def _embed_items(self, items: list[Scanned], report: IndexReport, show_progress: bool):
         """:meth:`_embed` over the scanned items that are not unchanged; the items that failed are
-        dropped, the others become :class:`Document` s."""
-        pending = [x for x in items if not isinstance(x, tuple)]
+        dropped, the others hold the :class:`Document` s embedded."""
+        pending = [x.document for x in items if x.document is not None]
         if not pending:
             report.embedded_chunks = 0
             return items, [], {}, None
@@ -282,41 +263,9 @@ class Indexer:
         if len(done) < len(pending):  # failed as a whole file: as if it could not be read
             report.added = [s for s in report.added if s in done]
             report.changed = [s for s in report.changed if s in done]
-        items = [x if isinstance(x, tuple) else done[x.source] for x in items
-                 if isinstance(x, tuple) or x.source in done]
+        items = [x if x.document is None else Scanned(source=x.source, path=x.path, document=done[x.source])
+                 for x in items if x.document is None or x.source in done]
         return items, fresh, new_chunks, new_vectors
-
-    def _append(self, head: tuple[Path, Manifest], fresh: list[Document], new_chunks: dict[str, list[Chunk]],
-                new_vectors: np.ndarray, stats: dict[str, dict], index_dir: Path) -> int:
-        """Write the new documents into the delta segment (with the documents added before them);
-        the base segment is hard-linked, not read. Returns the index's chunk count."""
-        version, old = head
-        sizes = dict(old.segment_sizes(0))
-        prev = read_segment(version, old, DELTA) if DELTA in sizes else None
-        dimension = old.dimension
-        chunks = (prev.chunks if prev else []) + [c for d in fresh for c in new_chunks[d.source]]
-        kept = prev.vectors.reconstruct_n(0, prev.vectors.ntotal) if prev and prev.vectors.ntotal else None
-        vectors = np.vstack([v for v in (kept, new_vectors) if v is not None]).reshape(-1, dimension)
-        texts = {**(prev.texts if prev else {}), **{d.source: d.text for d in fresh}}
-        pages = {**(prev.pages if prev else {}), **{d.source: d.pages for d in fresh if d.pages}}
-        files = dict(old.files)
-        for source, st in stats.items():  # files read again but unchanged: their new size and mtime
-            if source in files:
-                files[source] = {**files[source], **st}
-        for d in fresh:
-            files[d.source] = {"sha256": d.sha256, "chunks": len(new_chunks[d.source]), **stats.get(d.source, {})}
-        manifest = Manifest(model=old.model, dimension=dimension, chunker=old.chunker, files=files)
-        # the delta is small: always exact, whatever the base is
-        delta = StoredIndex(manifest, chunks, new_vector_index(vectors, dimension), texts,
-                            dense_stats=dense_moments(vectors, dimension), pages=pages)
-        with _gc_paused():
-            append_segment(index_dir, version, old, manifest, delta)
-        return sizes[""] + len(chunks)
-
-    def _delta_fits(self, head: tuple[Path, Manifest] | None, new: int) -> bool:
-        if head is None or head[1].vectors or self.settings.store != "faiss":
-            return False  # an external vector store is written whole (rag/milvus_store.py)
-        return dict(head[1].segment_sizes(0)).get(DELTA, 0) + new <= self.settings.delta_max_chunks
 
     def _rescan(self, files: list, skipped: list[Skipped], report: IndexReport):
         """The index cannot be read: every file is read again and the index rebuilt from them."""
@@ -327,11 +276,12 @@ class Indexer:
     def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
         started = time.perf_counter()
         index_dir = Path(index_dir)
+        folder = IndexFolder(index_dir, delta_max_chunks=self.settings.delta_max_chunks, store=self.settings.store)
         files, skipped = list_files(corpus)
-        with index_lock(index_dir):
+        with folder.lock():
             report = IndexReport(index=None, skipped=list(skipped), index_dir=index_dir)
-            with _gc_paused():
-                head = self._head(index_dir)
+            with gc_paused():
+                head = self._head(folder)
                 known = head[1].files if head else {}
                 items, stats = self._scan(files, known, report)
             if not items:
@@ -340,21 +290,21 @@ class Indexer:
                 msg = f"Corpus '{corpus}' has no readable documents ({why})."
                 raise CorpusError(msg)
             # only documents added: they may go to the delta segment without reading the index
-            add_only = (not report.changed and self._delta_fits(head, 0)
-                        and set(known) <= {_source(x) for x in items})
+            add_only = (not report.changed and folder.can_append(head, 0)
+                        and set(known) <= {x.source for x in items})
             old = None
             if not add_only:  # the whole index, every file checked: reused as it is, or rewritten as one
-                old = self._reusable(index_dir, report)
+                old = self._reusable(folder, report)
                 if old is None and head is not None:  # damaged
                     known, (items, stats) = {}, self._rescan(files, skipped, report)
             items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
             if not items:
                 msg = f"Corpus '{corpus}': no document could be indexed; see the skipped files."
                 raise CorpusError(msg)
-            report.removed = sorted(set(known) - {_source(x) for x in items})
-            appending = add_only and bool(fresh) and self._delta_fits(head, report.embedded_chunks)
+            report.removed = sorted(set(known) - {x.source for x in items})
+            appending = add_only and bool(fresh) and folder.can_append(head, report.embedded_chunks)
             if add_only and not appending:  # nothing new, or too much for the delta segment
-                old = self._reusable(index_dir, report)
+                old = self._reusable(folder, report)
                 if old is None:  # damaged
                     known, (items, stats) = {}, self._rescan(files, skipped, report)
                     items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
@@ -363,20 +313,17 @@ class Indexer:
                 return report
 
             if appending:
-                report.counts = (len(known) + len(fresh), self._append(head, fresh, new_chunks, new_vectors, stats,
-                                                                       index_dir))
+                report.counts = (len(known) + len(fresh), folder.append(head, fresh, new_chunks, new_vectors, stats))
             else:
-                docs = [x if isinstance(x, Document) else
-                        Document(x[1], old.texts[x[1]], known[x[1]]["sha256"], old.pages.get(x[1], ())) for x in items]
+                docs = [x.document or Document(source=x.source, text=old.texts[x.source],
+                                               sha256=known[x.source]["sha256"], pages=old.pages.get(x.source, ()))
+                        for x in items]
                 report.index = self._assemble(docs, new_chunks, new_vectors, old, index_dir)
                 for source, entry in report.index.manifest.files.items():  # size and mtime: the next run's shortcut
                     entry.update(stats.get(source) or {k: known[source][k] for k in ("size", "mtime_ns")
                                                        if k in known.get(source, {})})
-                write_index(index_dir, report.index)
+                folder.write(report.index)
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())
         return report
 
-
-def _source(item) -> str:
-    return item[1] if isinstance(item, tuple) else item.source

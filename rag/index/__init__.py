@@ -1,0 +1,1 @@
+"""Index: embed chunks and keep them on disk (vectors, BM25, texts, manifest), updating only what changed."""

@@ -1,0 +1,107 @@
+"""The question, analysed once at the front of the flow; every later stage reads this, none re-derives it.
+
+NFC first: a question typed in decomposed Unicode (NFD, as some macOS and Windows input methods
+produce) has its accents as separate code points, which would read as "no diacritics".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import QuestionError
+from ..index.lexical import content_terms
+from ..vietnamese import fold, has_diacritics, looks_vietnamese, match_key, nfc, syllables
+
+if TYPE_CHECKING:
+    from ..index.lexical import KeywordIndex
+
+logger = logging.getLogger(__name__)
+
+# What a question asks for, first match wins: the answer stage looks for a new one of these.
+_WANTS = (
+    ("number", re.compile(r"bao nhiêu|mấy|how many|how much|số lượng|bao nhieu|\bmay\b")),
+    ("date", re.compile(r"ngày nào|khi nào|năm nào|tháng nào|bao giờ|lúc nào|when|ngay nao|khi nao|nam nao")),
+    ("name", re.compile(r"^ai\b|\bai\b|who|đồng chí nào|người nào")),
+)
+# Broader shapes of answer, matched on the accent-folded question.
+_SHAPES = (
+    ("why", re.compile(r"\b(?:tai sao|vi sao|vi ly do gi|ly do|why)\b")),
+    ("how", re.compile(r"\b(?:nhu the nao|the nao|bang cach nao|ra sao|how)\b")),
+    ("list", re.compile(r"\b(?:nhung|cac|gom)\b.*\bnao\b|\bliet ke\b|\bgom nhung\b|\bwhich\b")),
+)
+
+
+def wants(question: str) -> str | None:
+    """The kind of thing a question asks for: 'number', 'date', 'name' or None."""
+    q = question.lower()
+    return next((kind for kind, pattern in _WANTS if pattern.search(q)), None)
+
+
+def answer_kind(question: str) -> str | None:
+    """'name', 'number' or 'date' (:func:`wants`), else 'why', 'how' or 'list', else None."""
+    found = wants(question)
+    if found:
+        return found
+    folded = fold(question.lower())
+    return next((kind for kind, pattern in _SHAPES if pattern.search(folded)), None)
+
+
+def clean(text: object, max_chars: int) -> str:
+    """NFC, whitespace collapsed, at most ``max_chars`` characters; :class:`QuestionError` when not text or empty."""
+    if not isinstance(text, str):
+        msg = f"The question must be text, got {type(text).__name__}."
+        raise QuestionError(msg)
+    text = " ".join(nfc(text).split())
+    if not text:
+        msg = "Câu hỏi trống. / The question is empty."
+        raise QuestionError(msg)
+    if len(text) > max_chars:
+        logger.warning("Question of %d characters truncated to %d (setting 'max_question_chars').", len(text), max_chars)
+        text = text[:max_chars]
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """One question as every stage sees it.
+
+    Example::
+
+        q = Query.analyse("Cum thi dua so 2 gom nhung tinh nao?", keywords)
+        q.folded        # True: typed without diacritics
+        q.dense_text    # 'Cụm thi đua số 2 gồm những tỉnh nào?' (restored from the corpus)
+        q.terms         # ('cum', 'thi', 'dua', 'so', '2', 'gom', 'tinh')
+    """
+
+    text: str  # NFC, whitespace collapsed, length-limited
+    folded: bool  # typed without any diacritics: matched on the accent-folded fields
+    syllables: tuple[str, ...]  # lower-cased, canonical tones (folded when ``folded``)
+    terms: tuple[str, ...]  # the syllables that carry meaning (question and function words removed)
+    dense_text: str  # what the dense side embeds: diacritics restored when ``folded``
+    wants: str | None  # 'name', 'number', 'date' or None
+    kind: str | None  # wants, else 'why', 'how', 'list' or None
+    vietnamese: bool  # most words are Vietnamese syllables
+    key: str  # match key: the text (folded when ``folded``) with canonical tones, casefolded
+
+    @classmethod
+    def analyse(cls, text: object, keywords: KeywordIndex | None = None, *, max_chars: int = 2000,
+                restore: bool = True) -> Query:
+        """Clean and analyse ``text``; ``keywords`` (the corpus's BM25 index) restores missing diacritics."""
+        text = clean(text, max_chars)
+        folded = not has_diacritics(text)
+        dense = keywords.restore(text) if folded and restore and keywords is not None else text
+        tokens = syllables(text, folded=folded)
+        return cls(text=text, folded=folded, syllables=tuple(tokens), terms=tuple(content_terms(tokens, folded)), dense_text=dense, wants=wants(text),
+                   kind=answer_kind(text), vietnamese=looks_vietnamese(text),
+                   key=match_key(fold(text)) if folded else match_key(text))
+
+    @property
+    def has_words(self) -> bool:
+        return bool(re.search(r"\w", self.text))
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(zip(self.syllables, self.syllables[1:]))

@@ -1,0 +1,131 @@
+"""The data that flows between the stages: load → chunk → store → retrieve → answer → cite.
+
+Plain keyword-only dataclasses with no behaviour beyond reading themselves, so any stage
+can be swapped or tested alone. Offsets everywhere index :attr:`Document.text`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the types module imports no stage
+    import numpy as np
+
+    from .search.query import Query
+
+Span = tuple[int, int]  # [start, end) character offsets into a document's text
+
+
+def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The 1-based page whose start offset is the last one ``<= offset``; None when ``pages`` is empty."""
+    if not pages:
+        return None
+    return max(1, bisect_right(pages, offset))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """A source file's text.
+
+    For ``.txt``/``.md``, ``text`` is the file decoded (BOM removed, line endings kept) and
+    NFC-normalised: for a UTF-8 file in NFC, ``text[start:end]`` is exactly the file's characters.
+    For ``.html``, ``.pdf`` and ``.docx`` it is the text extracted from the file (see
+    :mod:`rag.ingest.formats`). ``pages`` holds the offset where each page starts (PDF only).
+    """
+
+    source: str  # path relative to the corpus root, with '/'
+    text: str
+    sha256: str
+    pages: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding ``text[offset]``, or None for a format without pages."""
+        return page_at(self.pages, offset)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk:
+    """A retrievable piece of one document, with its sentences' spans."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retrieved:
+    """One retrieved chunk with its fused score and the ranks that produced it (1-based, None if absent)."""
+
+    chunk: Chunk
+    chunk_id: int
+    rank: int
+    score: float
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retrieval:
+    """The output of the retrieval stage: the analysed query, its vector and the passages, best first."""
+
+    query: Query
+    query_vector: np.ndarray
+    passages: list[Retrieved]
+    ms: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Citation:
+    """``[n]`` in the answer text: an exact span of a source document."""
+
+    n: int
+    source: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    page: int | None = None  # 1-based, for paged formats (PDF)
+
+
+@dataclass(kw_only=True)
+class Answer:
+    """What :meth:`rag.Assistant.ask` returns."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    passages: list[Retrieved]
+    confidence: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    answerer: str = "extractive"
+    # LLM answers: cited numbers that were not retrieved passages (removed from the text)
+    invalid_citations: list[int] = field(default_factory=list)
+    # LLM answers: True when the model cited nothing valid and the extractive answer was used
+    fell_back: bool = False
+    # follow-ups: the question as it was searched, after the conversation was taken into account
+    search_query: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "answerer": self.answerer,
+            "invalid_citations": self.invalid_citations,
+            "fell_back": self.fell_back,
+            "search_query": self.search_query,
+            "citations": [c.__dict__ for c in self.citations],
+            "passages": [
+                {"rank": p.rank, "source": p.chunk.source, "start": p.chunk.start, "end": p.chunk.end,
+                 "score": round(p.score, 6), "text": p.chunk.text}
+                for p in self.passages
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
