@@ -72,15 +72,17 @@ class Encoder:
         self._fingerprint: str | None = None  # reads and hashes the model stamp: once per encoder
 
     # -- loading -----------------------------------------------------------
+    def builtin_path(self) -> str:
+        """The built-in model's folder (built if missing): the reader's base, whatever model embeds."""
+        folder = builtin_model_dir(self.home)
+        if not quick_check(folder):
+            logger.warning("Default model missing or incomplete at %s; building it (one-off, ~20 s).", folder)
+            build_builtin_model(self.home)
+        return str(folder)
+
     def model_path(self) -> str:
         """Folder or hub id of the configured model, building the default one if needed."""
-        if self.model_name == BUILTIN_MODEL:
-            folder = builtin_model_dir(self.home)
-            if not quick_check(folder):
-                logger.warning("Default model missing or incomplete at %s; building it (one-off, ~20 s).", folder)
-                build_builtin_model(self.home)
-            return str(folder)
-        return self.model_name
+        return self.builtin_path() if self.model_name == BUILTIN_MODEL else self.model_name
 
     def warm_up(self) -> None:
         if self._model is not None:

@@ -51,9 +51,46 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
                    help="SQuAD input: write its passages into --corpus (done anyway when the folder is empty)")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
                    help="print the metrics of two --json runs side by side with deltas, and exit")
+    p.add_argument("--reader-only", action="store_true",
+                   help="score the trained reader alone on each question's gold document: exact_match, answer_f1")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a setting of rag.Settings, e.g. --set fusion=rrf (repeatable)")
+
+
+def _reader_only(qa, questions, args) -> int:
+    """The reader on each answerable question's gold document(s), read whole: EM, F1, latency."""
+    import json
+
+    import numpy as np
+
+    from .reader_only import score_reader
+
+    rows = [(q.question, qa.index.texts[d], q.answers) for q in questions if q.answerable
+            for d in q.docs[:1] if d in qa.index.texts]
+    reader = qa.answerer.reader
+    started = time.perf_counter()
+    times = []
+    scores = {"n": 0}
+    for c in range(0, len(rows), 32):  # timed per batch of 32 questions: a question's cost is its share
+        t = time.perf_counter()
+        part = score_reader(reader, rows[c : c + 32])
+        times += [(time.perf_counter() - t) * 1000 / len(rows[c : c + 32])] * len(rows[c : c + 32])
+        for key in ("exact_match", "answer_f1", "abstain_at_0"):
+            scores[key] = scores.get(key, 0.0) + part[key] * part["n"]
+        scores["n"] += part["n"]
+    result = {k: (round(v / max(1, scores["n"]), 4) if k != "n" else v) for k, v in scores.items()}
+    result["ms_per_question"] = round(float(np.mean(times)), 1) if times else None
+    result["threshold"] = qa.settings.reader_threshold
+    print("| metric | value |\n|---|---:|")
+    for key, value in result.items():
+        print(f"| {key} | {value} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"reader_only": result, "questions": str(args.questions)}, indent=1),
+                                   encoding="utf-8")
+        print(f"Wrote {args.json}", file=sys.stderr)
+    print(f"{len(rows)} questions in {time.perf_counter() - started:.1f}s.", file=sys.stderr)
+    return 0
 
 
 def _print_issues(qs) -> None:
@@ -155,7 +192,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         **({"model": args.model} if args.model else {})).with_overrides(args.set or [])
     if args.k < 10:
         print(f"Note: with --k {args.k}, the @10 metrics see only {args.k} passages.", file=sys.stderr)
+    if args.reader_only:
+        settings = settings.with_(answerer="reader")
     qa = _assistant(args, settings)
+    if args.reader_only:
+        return _reader_only(qa, questions, args)
     missing = missing_documents(questions, qa.index.texts)
     if missing:
         shown = ", ".join(f"{q} ({d})" for q, d in missing[:5]) + (", …" if len(missing) > 5 else "")

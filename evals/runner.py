@@ -27,6 +27,7 @@ from rag.types import Citation
 from .abstention import AbstentionEvaluator
 from .answer_accuracy import AnswerAccuracyEvaluator
 from .answer_length import AnswerLengthEvaluator
+from .answer_overlap import SpanOverlapEvaluator
 from .citation_precision import CitationPrecisionEvaluator
 from .doc_mrr import DocumentMRREvaluator
 from .doc_ndcg import DocumentNDCGEvaluator
@@ -42,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 RETRIEVAL_KEYS = ("doc_recall@1", "doc_recall@5", "doc_recall@10", "doc_mrr@10", "doc_ndcg@10",
                   "evidence_recall@1", "evidence_recall@5", "evidence_mrr@10")
-ANSWER_KEYS = ("accuracy", "abstention_recall", "false_abstention_rate", "citation_precision", "median_answer_chars")
+ANSWER_KEYS = ("accuracy", "exact_match", "answer_f1", "abstention_recall", "false_abstention_rate",
+               "citation_precision", "median_answer_chars")
 LATENCY_KEYS = ("p50", "p95")
 SNIPPET_CHARS = 160
 
@@ -78,6 +80,12 @@ class QuestionResult:
     latency_ms: float
     passages: list[PassageResult] = field(default_factory=list)
     citations: list[CitationResult] = field(default_factory=list)
+    short_answer: str | None = None  # the reader's span, when the answerer gives one
+
+    @property
+    def prediction(self) -> str:
+        """What exact match and F1 score: the short answer, else the whole answer text."""
+        return self.short_answer if self.short_answer is not None else self.answer
 
     @property
     def retrieved_documents(self) -> list[str]:
@@ -118,7 +126,7 @@ class QuestionResult:
         q = self.question
         return {
             **q.to_dict(), "kind": q.kind,
-            "answer": self.answer, "abstained": self.abstained, "confidence": round(self.confidence, 4),
+            "answer": self.answer, "short_answer": self.short_answer, "abstained": self.abstained, "confidence": round(self.confidence, 4),
             "correct": self.correct, "latency_ms": round(self.latency_ms, 2),
             "doc_ranks": self.doc_ranks, "evidence_rank": self.evidence_rank, "hits": self.hits(),
             "citations": [asdict(c) for c in self.citations],
@@ -141,8 +149,9 @@ def judge(question: Question, answer, latency_ms: float, documents: Mapping[str,
                                                     question.evidence, question.answers, documents.get(c.source)))
         for c in answer.citations
     ]
+    short = answer.short_answer.text if getattr(answer, "short_answer", None) else None
     return QuestionResult(question, answer.text, bool(answer.abstained), float(answer.confidence), latency_ms,
-                          passages, citations)
+                          passages, citations, short)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -169,11 +178,15 @@ def compute_metrics(rows: Sequence[QuestionResult]) -> dict[str, dict[str, float
         "evidence_recall@5": EvidenceRecallEvaluator(5).run(flags)["score"],
         "evidence_mrr@10": EvidenceMRREvaluator(10).run(flags)["score"],
     }
+    overlap = SpanOverlapEvaluator().run([r.prediction for r in answerable], [r.question.answers for r in answerable],
+                                         [r.abstained for r in answerable])
     abstention = AbstentionEvaluator().run([r.question.answerable for r in rows], [r.abstained for r in rows])
     answer = {
         "accuracy": AnswerAccuracyEvaluator().run(
             [r.answer for r in answerable], [r.question.answers for r in answerable],
             [r.question.match for r in answerable], [r.abstained for r in answerable])["score"],
+        "exact_match": overlap["exact_match"],
+        "answer_f1": overlap["answer_f1"],
         "abstention_recall": abstention["abstention_recall"],
         "false_abstention_rate": abstention["false_abstention_rate"],
         "citation_precision": CitationPrecisionEvaluator().run(

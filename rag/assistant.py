@@ -44,13 +44,25 @@ class Assistant:
         self.retriever = HybridRetriever(self.settings, self.encoder, index)
         self.extractive = SentenceAnswerer(self.settings, index, self.retriever.keywords)
         self.chat_model = None
-        if answerer is None and self.settings.answerer != "extractive":
+        self.answerer: Answerer = answerer or self._answerer()
+        self.chain = build_chain(self.retriever, self.answerer)
+
+    def _answerer(self) -> Answerer:
+        """The answerer ``settings.answerer`` names (models load here, once per process)."""
+        s = self.settings
+        if s.answerer == "reader":
+            from .answer.reader import WEIGHTS, shared_reader
+            from .answer.reading import ReaderAnswerer
+
+            reader = shared_reader(self.encoder.builtin_path(), s.reader_weights or str(WEIGHTS))
+            reader.bfloat16 = s.reader_precision == "bfloat16"
+            return ReaderAnswerer(s, self.index, reader)
+        if s.answerer in ("openai", "llamacpp"):
             from .answer.llm import LLMAnswerer, make_chat_model
 
-            self.chat_model = make_chat_model(self.settings)
-            answerer = LLMAnswerer(self.settings, self.chat_model, self.extractive)
-        self.answerer: Answerer = answerer or self.extractive
-        self.chain = build_chain(self.retriever, self.answerer)
+            self.chat_model = make_chat_model(s)
+            return LLMAnswerer(s, self.chat_model, self.extractive)
+        return self.extractive
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, settings: Settings | None = None, index_dir: str | Path | None = None,

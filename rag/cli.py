@@ -130,7 +130,42 @@ def cmd_model(args: argparse.Namespace) -> int:
         return 0
     ok, message = full_check(builtin_model_dir(settings.home_dir))
     print(message, file=sys.stdout if ok else sys.stderr)
+    if ok:
+        from .answer.reader import check
+
+        ok, message = check(builtin_model_dir(settings.home_dir))
+        print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+def cmd_reader(args: argparse.Namespace) -> int:
+    """``virag reader train``: fine-tune the reader on a SQuAD-format file (resumable)."""
+    from .answer.training import TrainConfig, train
+    from .config import Settings
+    from .errors import ConfigError
+
+    squad = Path(args.squad)
+    if not squad.is_file():
+        msg = (f"Training file {squad} not found: give a SQuAD-format JSON (or .json.xz), e.g. "
+               "../shared/bench/viquad_squad/train.json.xz.")
+        raise ConfigError(msg)
+    defaults = TrainConfig()
+    config = TrainConfig(steps=args.steps or defaults.steps, frozen_layers=args.frozen_layers,
+                         bfloat16=not args.float32, max_length=args.max_length, stride=args.stride,
+                         batch=args.batch, save_every=args.save_every)
+    evaluate = None
+    if args.dev:
+        from functools import partial
+
+        from evals.reader_only import gold_rows, score_reader
+
+        evaluate = partial(score_reader, rows=gold_rows(Path(args.dev), args.dev_questions))
+    base = Path(Settings().encoder().builtin_path())
+    started = time.perf_counter()
+    shipped = train(squad, Path(args.out), base, config, evaluate=evaluate, progress=not args.quiet)
+    print(f"Reader weights: {shipped} ({shipped.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f}s; "
+          f"details in {shipped.parent / 'training.json'}. Use them with --set reader_weights={shipped}")
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -190,6 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["build", "check"])
     p.add_argument("-f", "--force", action="store_true", help="rebuild even if a verified model exists")
     p.set_defaults(func=cmd_model)
+
+    p = sub.add_parser("reader", help="train the reader (the short-answer model) on a SQuAD-format file")
+    p.add_argument("action", choices=["train"])
+    p.add_argument("squad", nargs="?", default="../shared/bench/viquad_squad/train.json.xz",
+                   help="SQuAD-format training file, .json or .json.xz (default: %(default)s)")
+    p.add_argument("-o", "--out", default="runs/reader", help="output folder; checkpoints resume from it (default: %(default)s)")
+    p.add_argument("--dev", help="SQuAD-format dev file: the learning curve (EM, F1 on its gold paragraphs) at each checkpoint")
+    p.add_argument("--dev-questions", type=int, default=400, help="dev questions scored at each checkpoint (default: 400)")
+    p.add_argument("--steps", type=int, help="optimizer steps (default: the shipped weights' 1550)")
+    p.add_argument("--batch", type=int, default=16, help="windows per step (default: 16)")
+    p.add_argument("--frozen-layers", type=int, default=4, help="bottom encoder layers left as they are (default: 4)")
+    p.add_argument("--max-length", type=int, default=256, help="tokens per window (default: 256)")
+    p.add_argument("--stride", type=int, default=96, help="tokens shared by consecutive windows (default: 96)")
+    p.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (default: 200)")
+    p.add_argument("--float32", action="store_true", help="no bfloat16 autocast (CPUs without AVX-512 BF16)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reader)
 
     from evals.cli import add_eval_arguments  # light: argparse only, no torch
 

@@ -15,7 +15,7 @@ from embeddings.home import BUILTIN_MODEL, default_home
 
 
 _POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_answer_sentences",
-             "max_question_chars")
+             "max_question_chars", "reader_passages")
 # settings where 0 means something
 _NON_NEGATIVE = {"chunk_overlap_sentences": "", "threads": " (0: every core)",
                  "delta_max_chunks": " (0: no delta segment)", "ray_workers": " (0: one per CPU)",
@@ -105,8 +105,17 @@ class Settings:
     abstain_threshold: float = 0.3
     max_question_chars: int = 2000
 
-    # "extractive" needs no LLM; "openai" is any OpenAI-compatible server; "llamacpp" a local GGUF file
-    answerer: Literal["extractive", "openai", "llamacpp"] = "extractive"
+    # "reader": the trained reader's short answer and its sentence; "sentences": the best sentences,
+    # scored without a model (fastest); "openai": any OpenAI-compatible server; "llamacpp": a local GGUF file
+    answerer: Literal["reader", "sentences", "openai", "llamacpp"] = "sentences"
+    # the reader: how many retrieved passages it reads (one batched pass), and the margin of the best span
+    # over "no answer" below which it abstains (calibrated in evals/RESULTS.md)
+    reader_passages: int = 5
+    reader_threshold: float = 0.0
+    # "" → the shipped weights (rag/answer/weights/reader.safetensors); or a file `virag reader train` wrote
+    reader_weights: str = ""
+    # the reader's arithmetic: bfloat16 autocast is ~2x faster on CPUs with AVX-512 BF16/AMX (README)
+    reader_precision: Literal["float32", "bfloat16"] = "bfloat16"
     llm_base_url: str | None = None  # or $VIRAG_LLM_BASE_URL; the API key only from $VIRAG_LLM_API_KEY
     llm_model: str | None = None  # or $VIRAG_LLM_MODEL
     llm_model_path: str | None = None

@@ -92,6 +92,17 @@ class Citation:
     page: int | None = None  # 1-based, for paged formats (PDF)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ShortAnswer:
+    """The span that answers (a name, a number, a date, a phrase), exactly as the source has it."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+    score: float  # the reader's margin: best span score minus its no-answer score
+
+
 @dataclass(kw_only=True)
 class Answer:
     """What :meth:`rag.Assistant.ask` returns."""
@@ -103,13 +114,15 @@ class Answer:
     passages: list[Retrieved]
     confidence: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
-    answerer: str = "extractive"
+    answerer: str = "sentences"
     # LLM answers: cited numbers that were not retrieved passages (removed from the text)
     invalid_citations: list[int] = field(default_factory=list)
     # LLM answers: True when the model cited nothing valid and the extractive answer was used
     fell_back: bool = False
     # follow-ups: the question as it was searched, after the conversation was taken into account
     search_query: str | None = None
+    # the reader's answer span, when there is one: the text leads with it
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -121,6 +134,7 @@ class Answer:
             "invalid_citations": self.invalid_citations,
             "fell_back": self.fell_back,
             "search_query": self.search_query,
+            "short_answer": self.short_answer.__dict__ if self.short_answer else None,
             "citations": [c.__dict__ for c in self.citations],
             "passages": [
                 {"rank": p.rank, "source": p.chunk.source, "start": p.chunk.start, "end": p.chunk.end,

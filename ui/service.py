@@ -110,13 +110,13 @@ class ChatService:
     def answerers(self) -> list[tuple[str, str]]:
         """``(label, name)`` of the answerers this server can use, for a dropdown: the sentence answerer
         always, an LLM only when the settings configure one."""
-        options = [("Trích câu từ tài liệu (không cần LLM)", "extractive")]
+        options = [("Trích câu từ tài liệu (không cần LLM)", "sentences")]
         s = self.settings
-        if s.answerer != "extractive":
+        if s.answerer != "sentences":
             options.append((f"LLM: {s.llm_model or s.llm_model_path or s.answerer} ({s.answerer})", s.answerer))
         return options
 
-    def answerer(self, top_k: int | None = None, answerer: str = "extractive") -> Assistant:
+    def answerer(self, top_k: int | None = None, answerer: str = "sentences") -> Assistant:
         """The assistant for these per-request settings, sharing the current index and model."""
         base = self._assistant
         names = [name for _, name in self.answerers()]
@@ -136,10 +136,10 @@ class ChatService:
                     self._variants[key] = found
         return found
 
-    def ask(self, question: str, *, top_k: int | None = None, answerer: str = "extractive") -> Answer:
+    def ask(self, question: str, *, top_k: int | None = None, answerer: str = "sentences") -> Answer:
         return self.answerer(top_k, answerer).ask(question)
 
-    def stream(self, question: str, *, top_k: int | None = None, answerer: str = "extractive",
+    def stream(self, question: str, *, top_k: int | None = None, answerer: str = "sentences",
                delay: float = 0.02) -> Iterator[tuple[str, Answer | None]]:
         """Yield ``(text so far, None)`` while answering, then ``(full text, answer)``.
 

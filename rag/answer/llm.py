@@ -73,7 +73,7 @@ def make_chat_model(settings: Settings):
         # One thread: llama.cpp generation collapses when its threads compete for shared cores.
         return ChatLlamaCpp(model_path=settings.llm_model_path, temperature=0.0, n_threads=1,
                             max_tokens=settings.llm_max_tokens, verbose=False)
-    msg = f"Setting 'answerer' must be 'extractive', 'openai' or 'llamacpp', got {settings.answerer!r}."
+    msg = f"Setting 'answerer' must be 'openai' or 'llamacpp' for an LLM, got {settings.answerer!r}."
     raise ConfigError(msg)
 
 

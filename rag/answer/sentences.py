@@ -51,7 +51,7 @@ class SentenceAnswerer:
         answer.text        # '… Lạng Sơn, Quảng Ninh, …, Hà Tĩnh. [1]'
     """
 
-    name = "extractive"
+    name = "sentences"
 
     def __init__(self, settings: Settings, index: StoredIndex, keywords: KeywordIndex) -> None:
         self.settings = settings
@@ -144,7 +144,7 @@ class SentenceAnswerer:
                       passages=retrieval.passages, confidence=confidence)
 
 
-def abstention(query: Query, retrieval: Retrieval, confidence: float = 0.0, answerer: str = "extractive") -> Answer:
+def abstention(query: Query, retrieval: Retrieval, confidence: float = 0.0, answerer: str = "sentences") -> Answer:
     """'The documents do not say', with the closest passages; a question in another language is told so."""
     text = ABSTAIN_TEXT if query.vietnamese else FOREIGN_TEXT
     return Answer(question=query.text, text=text, citations=[], abstained=True, passages=retrieval.passages,

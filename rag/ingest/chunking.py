@@ -21,19 +21,29 @@ _LINE = re.compile(r"[^\r\n]+")
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or
 # quote. Quotes may stand apart from the words (`. " Hai ngày sau`), as in text detokenised from
 # word-segmented corpora.
-SENTENCE_RULES = 2  # part of the index's chunker key: bump when sentences split differently
+SENTENCE_RULES = 3  # part of the index's chunker key: bump when sentences split differently
 _BOUNDARY = re.compile(r"[.!?…]+(?:\s?[\"'”’)\]])*\s+(?=[\"'“‘(\[–-]?\s?[A-ZÀ-Ỹ0-9Đ])")
+# Text without capitals (lower-cased exports, some OCR output): any word may open a sentence.
+_CASELESS_BOUNDARY = re.compile(r"[.!?…]+(?:\s?[\"'”’)\]])*\s+(?=[\"'“‘(\[–-]?\s?\w)")
+_CASELESS_SHARE = 0.005  # capitals among the letters, below which a text counts as caseless
 _ABBREVIATIONS = {
     "tp", "ts", "ths", "pgs", "gs", "bs", "ks", "nxb", "ths", "ngs", "nsnd", "nsưt", "mr", "mrs", "dr",
-    "st", "no", "vs", "etc", "q", "p", "tt", "ub", "ubnd", "hđnd",
+    "st", "no", "vs", "etc", "q", "p", "tt", "ub", "ubnd", "hđnd", "v.v",
 }
+
+
+def caseless(text: str) -> bool:
+    """Too few capitals to mark where sentences start (at least 80 letters to judge)."""
+    letters = sum(ch.isalpha() for ch in text)
+    return letters >= 80 and sum(ch.isupper() for ch in text) < _CASELESS_SHARE * letters
 
 
 def split_sentences(text: str, start: int, end: int) -> list[Span]:
     """Sentence spans (whitespace-trimmed) of ``text[start:end]``."""
     spans: list[Span] = []
     cursor = start
-    for m in _BOUNDARY.finditer(text, start, end):
+    boundary = _CASELESS_BOUNDARY if caseless(text[start:end]) else _BOUNDARY
+    for m in boundary.finditer(text, start, end):
         before = text[cursor : m.start()].rsplit(None, 1)
         last_word = before[-1] if before else ""
         # an initial ("George H. W. Bush"), not a one-letter word ("ngoại ô.", "người Ý.")

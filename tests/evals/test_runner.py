@@ -68,8 +68,8 @@ def test_empty_retrieval_and_unanswerable_questions():
     assert rows[1].hits() is None and rows[1].correct and not rows[2].correct
     m = compute_metrics(rows)
     assert m["retrieval"] == {k: 0.0 for k in RETRIEVAL_KEYS}  # only the answerable question counts
-    assert m["answer"] == {"accuracy": 0.0, "abstention_recall": 0.5, "false_abstention_rate": 1.0,
-                           "citation_precision": 0.0, "median_answer_chars": 37.0}
+    assert m["answer"] == {"accuracy": 0.0, "exact_match": 0.0, "answer_f1": 0.0, "abstention_recall": 0.5,
+                           "false_abstention_rate": 1.0, "citation_precision": 0.0, "median_answer_chars": 37.0}
     assert m["latency_ms"] == {"p50": 7.0, "p95": 8.8}
 
 

@@ -53,3 +53,14 @@ def test_overlong_sentence_is_split_between_words():
     assert len(chunks) >= 6
     assert all(len(c.text.split()) <= 50 for c in chunks)
     assert " ".join(c.text for c in chunks) == text
+
+
+def test_text_without_capitals_still_splits_into_sentences():
+    """Lower-cased exports and some OCR output have no capitals to start sentences."""
+    text = ("Sáng 23/11, Ban Tổ chức Tỉnh ủy tổ chức hội nghị tổng kết công tác thi đua năm 2023. "
+            "Cụm thi đua số 2 gồm 14 tỉnh: Lạng Sơn, Quảng Ninh, Hải Phòng, Bắc Giang và Bắc Ninh. "
+            "Hội nghị đã bầu tỉnh Quảng Ninh làm cụm trưởng năm 2024. Đồng chí Nguyễn Văn Thủy chủ trì hội nghị.")
+    cased = split_sentences(text, 0, len(text))
+    for variant in (text.lower(), text.upper()):
+        spans = split_sentences(variant, 0, len(variant))
+        assert spans == cased and len(spans) == 4, variant[:40]

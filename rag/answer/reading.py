@@ -1,0 +1,84 @@
+"""The reader's answer: the short answer first, then the sentence that holds it, cited.
+
+The trained reader (``reader.py``) reads the top retrieved passages in one batched pass; the
+passage whose best span beats its own "no answer" score by the most wins. Below a calibrated
+margin the answer abstains and lists the closest passages instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from ..config import Settings
+from ..index.store import StoredIndex
+from ..search.query import Query
+from ..types import Answer, Retrieval, Retrieved, ShortAnswer
+from .cite import cite, stream_answer
+from .reader import Reader
+from .sentences import abstention
+
+# Why/how answers are explanations: the sentence holding the span and up to this many after it.
+EXPLANATION_SENTENCES = 3
+
+
+class ReaderAnswerer:
+    """Answers with the trained reader's span and the sentence around it.
+
+    Example::
+
+        answerer = ReaderAnswerer(settings, index, Reader.load(base_folder))
+        answer = answerer.run(query, retrieval)
+        answer.short_answer.text      # '14 tỉnh'
+        answer.text                   # '**14 tỉnh** — … gồm 14 tỉnh: Lạng Sơn, … [1]'
+    """
+
+    name = "reader"
+
+    def __init__(self, settings: Settings, index: StoredIndex, reader: Reader) -> None:
+        self.settings = settings
+        self.index = index
+        self.reader = reader
+
+    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
+        yield from stream_answer(self.run(query, retrieval))
+
+    def read(self, query: Query, passages: list[Retrieved]) -> list[tuple[Retrieved, float, int, int]]:
+        """Each passage with the reader's margin and its best span in document offsets, best first."""
+        if not passages:
+            return []
+        texts = [self.index.quote(p.chunk.source, p.chunk.start, p.chunk.end) for p in passages]
+        spans = self.reader.read(query.text, texts)
+        found = [(p, s.margin, p.chunk.start + s.start, p.chunk.start + s.end) for p, s in zip(passages, spans)]
+        return sorted(found, key=lambda x: -x[1])
+
+    def run(self, query: Query, retrieval: Retrieval) -> Answer:
+        s = self.settings
+        read = self.read(query, retrieval.passages[: s.reader_passages])
+        if not read:
+            return abstention(query, retrieval, answerer=self.name)
+        passage, margin, start, end = read[0]
+        confidence = 1.0 / (1.0 + math.exp(-(margin - s.reader_threshold)))
+        if margin <= s.reader_threshold or end <= start:
+            return abstention(query, retrieval, confidence, answerer=self.name)
+        source = passage.chunk.source
+        short = ShortAnswer(text=self.index.quote(source, start, end), source=source, start=start, end=end,
+                            score=round(margin, 4))
+        first, last = self._evidence(passage, start, end, query.kind)
+        citation = cite(self.index, 1, source, first, last, margin)
+        quote = " ".join(citation.quote.split())
+        text = f"**{' '.join(short.text.split())}** — {quote} [1]"
+        return Answer(question=query.text, text=text, citations=[citation], abstained=False,
+                      passages=retrieval.passages, confidence=confidence, answerer=self.name, short_answer=short)
+
+    @staticmethod
+    def _evidence(passage: Retrieved, start: int, end: int, kind: str | None) -> tuple[int, int]:
+        """The sentence(s) of the passage that hold ``[start, end)``; for why/how, the next ones too."""
+        sentences = [(a, b) for a, b in passage.chunk.sentences if b > a]
+        holding = [i for i, (a, b) in enumerate(sentences) if a < end and b > start]
+        if not holding:  # a span outside any sentence span (headings joined to a paragraph)
+            return start, end
+        i, j = holding[0], holding[-1]
+        if kind in ("why", "how"):
+            j = max(j, min(len(sentences) - 1, i + EXPLANATION_SENTENCES - 1))
+        return min(sentences[i][0], start), max(sentences[j][1], end)
