@@ -223,7 +223,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--stock-rounds", type=int, default=2,
                    help="runs of each side of the LangChain comparison, alternated A B B A (default: %(default)s)")
     p.add_argument("--viquad-limit", type=int, help="ViQuAD-dev questions for doc_ndcg@10 (default: all)")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: embed,seeds,sizes,stock")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: embed,seeds,answerers,sizes,stock")
     p.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     return p
 
@@ -260,6 +260,19 @@ def run(args: argparse.Namespace) -> int:
         r = real_index(ROOT / "seeds", out / "idx-seeds")
         result["seeds"] = r
         save()
+    if "answerers" not in skip:  # warm ask on the seeds, per answerer (the reader's latency budget)
+        if not (out / "idx-seeds").is_dir():
+            real_index(ROOT / "seeds", out / "idx-seeds")
+        qfile = out / "queries-seeds.json"
+        rows = [json.loads(line) for line in (ROOT / "evals" / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+        qfile.write_text(json.dumps([r["question"] for r in rows] * 3, ensure_ascii=False), encoding="utf-8")
+        result["answerers"] = {}
+        for name in ("sentences", "reader"):
+            log(f"seeds: warm ask with answerer={name}")
+            result["answerers"][name] = {**child("benchmarks.serve", str(out / "idx-seeds"), str(qfile),
+                                                 "--set", f"answerer={name}"), "load": os.getloadavg()[0]}
+            save()
     if "sizes" not in skip:
         first = None
         for n in sizes:

@@ -32,6 +32,14 @@ def markdown(r: dict) -> str:
         lines += ["", f"Seeds: {s['chunks']} chunks indexed in {_f(s['index_s'])} s "
                   f"({_f(s['passages_per_s'])} passages/s, {_f(s['tokens_per_s'], 0)} tokens/s), "
                   f"peak RSS {_f(s['indexing_peak_rss_mb'], 0)} MB."]
+    answerers = r.get("answerers") or {}
+    if answerers:
+        lines += ["", "### Warm ask on the seeds, by answerer (the seed dev questions, 3 rounds)", "",
+                  "| answerer | retrieval p50 / p95 ms | ask p50 / p95 ms | serving peak RSS MB | load |", "|---|---|---|---|---|"]
+        for name, x in answerers.items():
+            lines.append(f"| {name} | {_f(x['retrieve_ms']['p50'])} / {_f(x['retrieve_ms']['p95'])} "
+                         f"| {_f(x['ask_ms']['p50'])} / {_f(x['ask_ms']['p95'])} | {_f(x['serving_peak_rss_mb'], 0)} "
+                         f"| {_f(x['load'], 2)} |")
     sizes = r.get("sizes") or {}
     if sizes:
         lines += ["", "### Vietnamese Wikipedia paragraphs (≥ 100 characters)", "",

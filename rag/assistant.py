@@ -51,18 +51,24 @@ class Assistant:
         """The answerer ``settings.answerer`` names (models load here, once per process)."""
         s = self.settings
         if s.answerer == "reader":
-            from .answer.reader import WEIGHTS, shared_reader
-            from .answer.reading import ReaderAnswerer
-
-            reader = shared_reader(self.encoder.builtin_path(), s.reader_weights or str(WEIGHTS))
-            reader.bfloat16 = s.reader_precision == "bfloat16"
-            return ReaderAnswerer(s, self.index, reader)
+            return self._reader()
         if s.answerer in ("openai", "llamacpp"):
             from .answer.llm import LLMAnswerer, make_chat_model
+            from .answer.reader import WEIGHTS
 
             self.chat_model = make_chat_model(s)
-            return LLMAnswerer(s, self.chat_model, self.extractive)
+            reader = self._reader() if s.reader_weights or WEIGHTS.is_file() else None
+            return LLMAnswerer(s, self.chat_model, self.extractive, reader)
         return self.extractive
+
+    def _reader(self):
+        from .answer.reader import WEIGHTS, shared_reader
+        from .answer.reading import ReaderAnswerer
+
+        s = self.settings
+        reader = shared_reader(self.encoder.builtin_path(), s.reader_weights or str(WEIGHTS),
+                               s.reader_precision == "bfloat16")
+        return ReaderAnswerer(s, self.index, reader)
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, settings: Settings | None = None, index_dir: str | Path | None = None,

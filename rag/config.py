@@ -15,7 +15,7 @@ from embeddings.home import BUILTIN_MODEL, default_home
 
 
 _POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_answer_sentences",
-             "max_question_chars", "reader_passages")
+             "max_question_chars", "reader_passages", "reader_quote_chars")
 # settings where 0 means something
 _NON_NEGATIVE = {"chunk_overlap_sentences": "", "threads": " (0: every core)",
                  "delta_max_chunks": " (0: no delta segment)", "ray_workers": " (0: one per CPU)",
@@ -111,7 +111,11 @@ class Settings:
     # the reader: how many retrieved passages it reads (one batched pass), and the margin of the best span
     # over "no answer" below which it abstains (calibrated in evals/RESULTS.md)
     reader_passages: int = 5
-    reader_threshold: float = 0.0
+    reader_threshold: float = 3.0
+    # the passage answered from: the reader's margin plus this times its fused retrieval score
+    reader_retrieval_weight: float = 0.5
+    # a longer sentence is quoted from the clauses around the short answer, up to this many characters
+    reader_quote_chars: int = 150
     # "" → the shipped weights (rag/answer/weights/reader.safetensors); or a file `virag reader train` wrote
     reader_weights: str = ""
     # the reader's arithmetic: bfloat16 autocast is ~2x faster on CPUs with AVX-512 BF16/AMX (README)

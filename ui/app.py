@@ -145,7 +145,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                         with gr.Accordion("Cài đặt", open=False):
                             top_k = gr.Slider(1, 20, value=service.settings.top_k, step=1,
                                               label="Số đoạn truy xuất (top-k)", elem_id="virag-topk")
-                            answerer = gr.Dropdown(service.answerers(), value="sentences",
+                            answerer = gr.Dropdown(service.answerers(), value=service.settings.answerer,
                                                    label="Cách trả lời", elem_id="virag-answerer")
                     with gr.Column(scale=2):
                         sources = gr.HTML(render.sources_html(None, 0), elem_id="virag-sources", js_on_load=None)

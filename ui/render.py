@@ -47,6 +47,9 @@ def _link(key: str, label: str, title: str = "") -> str:
     return f'<a class="virag-cite" href="#{key}"{tip}>{esc(label)}</a>'
 
 
+_SHORT = re.compile(r"^\*\*(.+?)\*\*")
+
+
 def linkify(text: str, turn: int, known: Iterable[int]) -> str:
     """Escape ``text`` and turn each ``[n]`` marker of a known citation into a link."""
     known = set(known)
@@ -87,7 +90,9 @@ def answer_html(answer: Mapping, turn: int, *, partial_text: str | None = None) 
         )
     text = answer.get("answer", "") if partial_text is None else partial_text
     cls = "virag-answer virag-streaming" if partial_text is not None else "virag-answer"
-    return f'<div class="{cls}">{linkify(text, turn, (c["n"] for c in answer.get("citations", [])))}</div>'
+    html = linkify(text, turn, (c["n"] for c in answer.get("citations", [])))
+    html = _SHORT.sub(r'<strong class="virag-short">\1</strong>', html, count=1)  # the reader's short answer
+    return f'<div class="{cls}">{html}</div>'
 
 
 def sources_html(answer: Mapping | None, turn: int) -> str:

@@ -110,15 +110,20 @@ class ChatService:
     def answerers(self) -> list[tuple[str, str]]:
         """``(label, name)`` of the answerers this server can use, for a dropdown: the sentence answerer
         always, an LLM only when the settings configure one."""
-        options = [("Trích câu từ tài liệu (không cần LLM)", "sentences")]
+        from rag.answer.reader import WEIGHTS
+
         s = self.settings
-        if s.answerer != "sentences":
+        options = [("Trích câu từ tài liệu (nhanh, không cần mô hình)", "sentences")]
+        if s.reader_weights or WEIGHTS.is_file():
+            options.insert(0, ("Mô hình đọc hiểu: câu trả lời ngắn + câu trích dẫn", "reader"))
+        if s.answerer in ("openai", "llamacpp"):
             options.append((f"LLM: {s.llm_model or s.llm_model_path or s.answerer} ({s.answerer})", s.answerer))
         return options
 
-    def answerer(self, top_k: int | None = None, answerer: str = "sentences") -> Assistant:
+    def answerer(self, top_k: int | None = None, answerer: str | None = None) -> Assistant:
         """The assistant for these per-request settings, sharing the current index and model."""
         base = self._assistant
+        answerer = answerer or base.settings.answerer
         names = [name for _, name in self.answerers()]
         if answerer not in names:
             msg = f"Unknown answerer '{answerer}'; available: {names}."
@@ -136,10 +141,10 @@ class ChatService:
                     self._variants[key] = found
         return found
 
-    def ask(self, question: str, *, top_k: int | None = None, answerer: str = "sentences") -> Answer:
+    def ask(self, question: str, *, top_k: int | None = None, answerer: str | None = None) -> Answer:
         return self.answerer(top_k, answerer).ask(question)
 
-    def stream(self, question: str, *, top_k: int | None = None, answerer: str = "sentences",
+    def stream(self, question: str, *, top_k: int | None = None, answerer: str | None = None,
                delay: float = 0.02) -> Iterator[tuple[str, Answer | None]]:
         """Yield ``(text so far, None)`` while answering, then ``(full text, answer)``.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from collections.abc import Iterator
 
 from ..config import Settings
@@ -87,12 +88,20 @@ class LLMAnswerer:
         qa.ask("Cụm thi đua số 2 gồm những tỉnh nào?").answerer     # 'openai'
     """
 
-    def __init__(self, settings: Settings, chat_model, fallback: SentenceAnswerer) -> None:
+    def __init__(self, settings: Settings, chat_model, fallback: SentenceAnswerer, reader=None) -> None:
         self.settings = settings
         self.name = settings.answerer
         self.chat_model = chat_model
         self.fallback = fallback
         self.index = fallback.index
+        self.reader = reader  # a ReaderAnswerer: the passages reach the model in the reader's order
+
+    def _passages(self, query: Query, retrieval: Retrieval) -> Retrieval:
+        """The retrieved passages, those the reader read first, best answer first."""
+        if self.reader is None or not retrieval.passages:
+            return retrieval
+        read = [p for p, *_ in self.reader.read(query, retrieval.passages[: self.settings.reader_passages])]
+        return replace(retrieval, passages=read + retrieval.passages[len(read):])
 
     def finish(self, query: Query, raw: str, retrieval: Retrieval) -> Answer:
         """The answer from the model's whole text: citations validated, an abstention or the fallback."""
@@ -115,6 +124,7 @@ class LLMAnswerer:
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
         if not retrieval.passages:
             return self.fallback.run(query, retrieval)
+        retrieval = self._passages(query, retrieval)
         reply = self.chat_model.invoke(build_messages(query.text, retrieval))
         return self.finish(query, str(reply.content), retrieval)
 
@@ -123,6 +133,7 @@ class LLMAnswerer:
         if not retrieval.passages:
             yield from self.fallback.stream(query, retrieval)
             return
+        retrieval = self._passages(query, retrieval)
         raw = (str(p.content) for p in self.chat_model.stream(build_messages(query.text, retrieval)) if p.content)
         done: list[str] = []
         yield from stream_validated(raw, retrieval, done)

@@ -273,6 +273,6 @@ def check(base: Path, weights: Path = WEIGHTS, *, tolerance: float = 0.05) -> tu
 
 
 @functools.lru_cache(maxsize=2)
-def shared_reader(base: str, shipped: str) -> Reader:
-    """One loaded reader per (base, weights) and process: assistants over several indexes share it."""
-    return Reader.load(Path(base), Path(shipped))
+def shared_reader(base: str, shipped: str, bfloat16: bool = True) -> Reader:
+    """One loaded reader per (base, weights, precision) and process: assistants over several indexes share it."""
+    return Reader.load(Path(base), Path(shipped), bfloat16=bfloat16)

@@ -8,6 +8,7 @@ margin the answer abstains and lists the closest passages instead.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 
 from ..config import Settings
@@ -20,6 +21,8 @@ from .sentences import abstention
 
 # Why/how answers are explanations: the sentence holding the span and up to this many after it.
 EXPLANATION_SENTENCES = 3
+# Where a long sentence may be cut: after a comma, semicolon, colon or dash (the clauses of news prose).
+_CLAUSE = re.compile(r"[,;:–—]\s+|\s+[–—-]\s+")
 
 
 class ReaderAnswerer:
@@ -44,13 +47,17 @@ class ReaderAnswerer:
         yield from stream_answer(self.run(query, retrieval))
 
     def read(self, query: Query, passages: list[Retrieved]) -> list[tuple[Retrieved, float, int, int]]:
-        """Each passage with the reader's margin and its best span in document offsets, best first."""
+        """Each passage with the reader's margin and its best span in document offsets, best first: by the
+        margin plus ``reader_retrieval_weight`` × the passage's fused retrieval score (the reader sees one
+        passage at a time; retrieval saw the whole corpus)."""
         if not passages:
             return []
         texts = [self.index.quote(p.chunk.source, p.chunk.start, p.chunk.end) for p in passages]
-        spans = self.reader.read(query.text, texts)
+        # trained on accented questions: an unaccented one is read with its diacritics restored
+        spans = self.reader.read(query.dense_text, texts)
         found = [(p, s.margin, p.chunk.start + s.start, p.chunk.start + s.end) for p, s in zip(passages, spans)]
-        return sorted(found, key=lambda x: -x[1])
+        weight = self.settings.reader_retrieval_weight
+        return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))
 
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
         s = self.settings
@@ -65,11 +72,37 @@ class ReaderAnswerer:
         short = ShortAnswer(text=self.index.quote(source, start, end), source=source, start=start, end=end,
                             score=round(margin, 4))
         first, last = self._evidence(passage, start, end, query.kind)
-        citation = cite(self.index, 1, source, first, last, margin)
-        quote = " ".join(citation.quote.split())
+        cut_first, cut_last = self._clauses(source, first, last, start, end, query.kind)
+        citation = cite(self.index, 1, source, cut_first, cut_last, margin)
+        quote = ("…" if cut_first > first else "") + " ".join(citation.quote.split()) + ("…" if cut_last < last else "")
         text = f"**{' '.join(short.text.split())}** — {quote} [1]"
         return Answer(question=query.text, text=text, citations=[citation], abstained=False,
                       passages=retrieval.passages, confidence=confidence, answerer=self.name, short_answer=short)
+
+    def _clauses(self, source: str, first: int, last: int, start: int, end: int, kind: str | None) -> tuple[int, int]:
+        """A long sentence cut to the clauses around the short answer, at most ``reader_quote_chars``
+        (a list or an explanation is quoted whole)."""
+        limit = self.settings.reader_quote_chars
+        if last - first <= limit or kind in ("list", "why", "how"):
+            return first, last
+        text = self.index.quote(source, first, last)
+        cuts = sorted({0, len(text), *(m.end() for m in _CLAUSE.finditer(text))})
+        lo = max(c for c in cuts if c <= start - first)
+        hi = min(c for c in cuts if c >= end - first)
+        while True:  # grow by whole clauses, the shorter side first, while it fits
+            left = max((c for c in cuts if c < lo), default=None)
+            right = min((c for c in cuts if c > hi), default=None)
+            options = [(hi - c, c, hi) for c in [left] if c is not None] + [(c - lo, lo, c) for c in [right] if c is not None]
+            options = [o for o in options if o[0] <= limit]
+            if not options:
+                break
+            _, lo, hi = min(options)
+        a, b = first + lo, first + hi
+        while a < b and self.index.quote(source, a, a + 1).isspace():
+            a += 1
+        while b > a and self.index.quote(source, b - 1, b) in " ,;:–—-":
+            b -= 1
+        return a, max(b, end)
 
     @staticmethod
     def _evidence(passage: Retrieved, start: int, end: int, kind: str | None) -> tuple[int, int]:

@@ -100,3 +100,10 @@ def test_parse_key_accepts_only_our_keys():
 def test_upload_report_escapes_names_and_reasons():
     out = render.upload_report_html(["a.txt"], [("<img src=x>.pdf", "định dạng '.pdf' không được hỗ trợ")], "1 added")
     assert "<img" not in out and "&lt;img" in out and "virag-error" in out and "virag-ok" in out
+
+
+def test_the_short_answer_leads_in_bold_and_stays_escaped():
+    answer = {"answer": "**<b>14</b> tỉnh** — gồm 14 tỉnh: Lạng Sơn [1]", "citations": [{"n": 1}]}
+    html = render.answer_html(answer, 0)
+    assert html.startswith('<div class="virag-answer"><strong class="virag-short">&lt;b&gt;14&lt;/b&gt; tỉnh</strong> — ')
+    assert "**" not in html and 'href="#t0-c1"' in html
