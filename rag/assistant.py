@@ -62,12 +62,12 @@ class Assistant:
         return self.extractive
 
     def _reader(self):
-        from .answer.reader import WEIGHTS, shared_reader
+        from .answer.reader import WEIGHTS, bfloat16_is_fast, shared_reader
         from .answer.reading import ReaderAnswerer
 
         s = self.settings
-        reader = shared_reader(self.encoder.builtin_path(), s.reader_weights or str(WEIGHTS),
-                               s.reader_precision == "bfloat16")
+        bfloat16 = s.reader_precision == "bfloat16" or (s.reader_precision == "auto" and bfloat16_is_fast())
+        reader = shared_reader(self.encoder.builtin_path(), s.reader_weights or str(WEIGHTS), bfloat16)
         return ReaderAnswerer(s, self.index, reader)
 
     @classmethod

@@ -118,8 +118,9 @@ class Settings:
     reader_quote_chars: int = 150
     # "" → the shipped weights (rag/answer/weights/reader.safetensors); or a file `virag reader train` wrote
     reader_weights: str = ""
-    # the reader's arithmetic: bfloat16 autocast is ~2x faster on CPUs with AVX-512 BF16/AMX (README)
-    reader_precision: Literal["float32", "bfloat16"] = "bfloat16"
+    # the reader's arithmetic: bfloat16 autocast is ~2x faster on CPUs with AVX-512 BF16/AMX and slower
+    # elsewhere; "auto" uses it where the CPU has it
+    reader_precision: Literal["auto", "float32", "bfloat16"] = "auto"
     llm_base_url: str | None = None  # or $VIRAG_LLM_BASE_URL; the API key only from $VIRAG_LLM_API_KEY
     llm_model: str | None = None  # or $VIRAG_LLM_MODEL
     llm_model_path: str | None = None

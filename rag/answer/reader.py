@@ -143,6 +143,15 @@ def load_tokenizer(base: Path):
                                    mask_token="<mask>")
 
 
+def bfloat16_is_fast() -> bool:
+    """Does this CPU compute bfloat16 natively (AVX-512 BF16 or AMX)? Elsewhere it is emulated, and slower
+    than float32."""
+    import torch
+
+    cpu = torch.cpu
+    return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
