@@ -128,3 +128,18 @@ def test_unconfigured_llm_is_a_clear_error(settings, seed_assistant):
 
     with pytest.raises(ConfigError, match="needs 'llm_base_url' and 'llm_model'"):
         Assistant(seed_assistant.index, settings=settings.with_(answerer="openai"), encoder=seed_assistant.encoder)
+
+
+def test_the_model_sees_the_passages_in_the_readers_order(server, llm_qa):
+    """With the reader's weights present, passage [1] of the prompt is the one the reader answers from
+    (here retrieval ranked it second)."""
+    question = "Bao nhiêu cấp ủy, tổ chức đảng, cơ quan, đơn vị đã hoàn thành rà soát, bổ sung quy hoạch nhiệm kỳ 2020-2025, 2021-2026?"
+    server.reply = "Có 48/120 cấp ủy, tổ chức đảng [1]."
+    query = llm_qa.retriever.analyse(question)
+    retrieved = llm_qa.retriever.run(query).passages
+    best = llm_qa.answerer.reader.read(query, retrieved[:5])[0][0]
+    assert best.chunk_id != retrieved[0].chunk_id  # the case where order matters
+    a = llm_qa.ask(question)
+    prompt = server.requests[-1]["messages"][1]["content"]
+    assert f"[1] (nguồn: {best.chunk.source})\n{best.chunk.text}" in prompt
+    assert a.passages[0].chunk_id == best.chunk_id and a.citations[0].source == best.chunk.source
