@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 
 from ..config import Settings
 from ..index.store import StoredIndex
 from ..search.query import Query
 from ..types import Answer, Retrieval, Retrieved, ShortAnswer
-from .cite import cite, stream_answer
+from .cite import cite
+from .protocol import Answerer
 from .reader import Reader
 from .sentences import abstention
 
@@ -25,7 +25,7 @@ EXPLANATION_SENTENCES = 3
 _CLAUSE = re.compile(r"[,;:–—]\s+|\s+[–—-]\s+")
 
 
-class ReaderAnswerer:
+class ReaderAnswerer(Answerer):
     """Answers with the trained reader's span and the sentence around it.
 
     Example::
@@ -42,9 +42,6 @@ class ReaderAnswerer:
         self.settings = settings
         self.index = index
         self.reader = reader
-
-    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
-        yield from stream_answer(self.run(query, retrieval))
 
     def read(self, query: Query, passages: list[Retrieved]) -> list[tuple[Retrieved, float, int, int]]:
         """Each passage with the reader's margin and its best span in document offsets, best first: by the
@@ -97,11 +94,9 @@ class ReaderAnswerer:
             if not options:
                 break
             _, lo, hi = min(options)
-        a, b = first + lo, first + hi
-        while a < b and self.index.quote(source, a, a + 1).isspace():
-            a += 1
-        while b > a and self.index.quote(source, b - 1, b) in " ,;:–—-":
-            b -= 1
+        clause = text[lo:hi]
+        a = first + lo + (len(clause) - len(clause.lstrip()))
+        b = first + lo + len(clause.rstrip(" ,;:–—-"))
         return a, max(b, end)
 
     @staticmethod

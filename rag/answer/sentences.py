@@ -10,7 +10,6 @@ chance of being the answering sentence is worth their length.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,7 +20,8 @@ from ..index.store import StoredIndex
 from ..search.query import Query
 from ..types import Answer, Retrieval, Retrieved
 from ..vietnamese import syllables
-from .cite import cite, stream_answer
+from .cite import cite
+from .protocol import Answerer
 from .evidence import FEATURES, WEIGHTS, Question, answerability, features
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
@@ -41,7 +41,7 @@ class _Sentence:
     score: float
 
 
-class SentenceAnswerer:
+class SentenceAnswerer(Answerer):
     """Answers from the retrieved passages without an LLM, by quoting their best sentences.
 
     Example::
@@ -57,9 +57,6 @@ class SentenceAnswerer:
         self.settings = settings
         self.index = index
         self.keywords = keywords
-
-    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
-        yield from stream_answer(self.run(query, retrieval))
 
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
         s = self.settings
@@ -78,13 +75,13 @@ class SentenceAnswerer:
                 previous = tokens
                 candidates.append(_Sentence(p, i, start, end, text, 0.0))
         if not candidates:
-            return self._abstain(query, retrieval, 0.0)
+            return abstention(query, retrieval, 0.0)
         matrix = np.vstack(rows)
         scores = matrix @ WEIGHTS
         order = np.argsort(-scores, kind="stable")
         confidence = answerability(matrix[order[0]], passages)
         if confidence < s.abstain_threshold:
-            return self._abstain(query, retrieval, confidence)
+            return abstention(query, retrieval, confidence)
         best = float(scores[order[0]])
         has_new, lacks_new = FEATURES.index("has_new"), FEATURES.index("lacks_new")
         found = s.stop_at_answer and bool(matrix[order[0], has_new])  # a factoid question, answered
@@ -122,10 +119,6 @@ class SentenceAnswerer:
             picked.append(int(j))
             seen.add(text)
         return picked
-
-    @staticmethod
-    def _abstain(query: Query, retrieval: Retrieval, confidence: float) -> Answer:
-        return abstention(query, retrieval, confidence)
 
     def _render(self, question: str, chosen: list[_Sentence], retrieval: Retrieval, confidence: float) -> Answer:
         # Keep each passage's sentences in reading order; adjacent ones become one quote.
