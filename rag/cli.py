@@ -73,6 +73,55 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalogue(args: argparse.Namespace):
+    from .index.catalogue import Catalogue
+
+    settings = _settings(args)
+    corpus = Path(args.corpus or DEFAULT_CORPUS)
+    if not corpus.is_dir():
+        from .errors import CorpusError
+
+        msg = f"Corpus folder {corpus} not found: give it with -c/--corpus."
+        raise CorpusError(msg)
+    index_dir = Path(args.index) if args.index else settings.index_dir_for(corpus)
+    return Catalogue(corpus, index_dir, settings, None)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``virag list``: the indexed files (chunks, pages, encoding, when indexed) and the skipped ones, with why."""
+    kb = _catalogue(args)
+    files, skipped = kb.files(), kb.skipped()
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps({"files": [asdict(f) for f in files],
+                          "skipped": [{"source": s.source, "reason": s.reason} for s in skipped]},
+                         ensure_ascii=False, indent=2))
+        return 0
+    if not files:
+        print(f"{kb.corpus}: not indexed yet; run `virag index {kb.corpus}`.", file=sys.stderr)
+    width = max((len(f.source) for f in files), default=4)
+    if files:
+        print(f"{'file':<{width}}  chunks  pages  encoding    indexed")
+    for f in files:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.indexed)) if f.indexed else "—"
+        print(f"{f.source:<{width}}  {f.chunks:>6}  {f.pages or '—':>5}  {f.encoding or '—':<10}  {when}")
+    for s in skipped:
+        print(f"Skipped: {s.reason}")
+    print(f"{len(files)} indexed, {len(skipped)} skipped ({kb.index_dir})", file=sys.stderr)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """``virag remove PATH``: delete a file from the corpus folder and the index."""
+    kb = _catalogue(args)
+    kb.encoder = kb.settings.encoder()
+    for name in args.paths:
+        report = kb.remove(name)
+        print(f"Removed {', '.join(report.removed) or name}; index {kb.index_dir}: {report.summary()}")
+    return 0
+
+
 def render_answer(answer) -> str:
     lines = [answer.text, ""]
     if answer.citations:
@@ -119,8 +168,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from .config import Settings
     from embeddings.builtin import build_builtin_model, builtin_model_dir, full_check
+
+    from .config import Settings
 
     settings = Settings()
     from .answer.reader import check
@@ -217,6 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     set_arg(p)
     p.set_defaults(func=cmd_index)
 
+    p = sub.add_parser("list", help="the indexed files (chunks, pages, encoding, when) and the skipped ones, with why")
+    p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS})")
+    p.add_argument("-i", "--index", help="index folder (default: the corpus's cache folder)")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    set_arg(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("remove", help="delete files from the corpus folder and the index")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a file in the corpus (a path, or its name as `virag list` prints it)")
+    p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS})")
+    p.add_argument("-i", "--index", help="index folder (default: the corpus's cache folder)")
+    set_arg(p)
+    p.set_defaults(func=cmd_remove)
+
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     corpus_args(p)
@@ -262,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
 
-    from benchmarks.bench import build_parser as bench_arguments  # light: argparse and numpy only
+    from benchmarks.bench import (
+        build_parser as bench_arguments,  # light: argparse and numpy only
+    )
 
     p = sub.add_parser("bench", help="performance benchmarks: throughput, latency, memory, vs stock LangChain")
     bench_arguments(p)

@@ -39,6 +39,7 @@ class Document:
     text: str
     sha256: str
     pages: tuple[int, ...] = ()
+    encoding: str = ""  # of a text file, as detected (utf-8, utf-16-le, cp1258, …)
 
     def page_of(self, offset: int) -> int | None:
         """The 1-based page holding ``text[offset]``, or None for a format without pages."""

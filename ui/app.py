@@ -12,13 +12,16 @@ Example::
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag.ingest.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from rag.errors import ViragError  # noqa: E402
+from rag.ingest.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from rag.types import page_at  # noqa: E402
 
 from . import render  # noqa: E402
 from .assets import CSS, VIEWER_JS, example_questions  # noqa: E402
@@ -27,6 +30,7 @@ from .service import ChatService  # noqa: E402
 TITLE = "virag — hỏi đáp tài liệu tiếng Việt, có trích dẫn"
 PENDING = "Đang tìm trong tài liệu…"
 VIEWER_EMPTY = "Bấm vào một trích dẫn [n] hoặc một nguồn để xem toàn văn tài liệu, đoạn được trích sẽ được tô sáng."
+NEW_CONVERSATION = "Cuộc hội thoại mới"
 
 
 def _user_message(question: str) -> dict:
@@ -44,32 +48,38 @@ class _Handlers:
         self.service = service
 
     def respond(self, question: str, history: list, turns: list, top_k: float, answerer: str):
-        """Stream one answer: yields (textbox, chat history, turns, sources panel)."""
+        """Stream one answer: yields (textbox, chat history, turns, sources panel, export button).
+
+        The conversation so far (this browser session's ``turns``) goes to the library, so a
+        follow-up is searched with what it refers to."""
         question = (question or "").strip()
         history = list(history or [])
         turns = list(turns or [])
+        skip = gr.skip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield skip, skip, skip, skip, skip
             return
         turn = len(turns)
+        asked = [t.get("search_query") or t.get("question", "") for t in turns]
         history += [_user_message(question), _bot_message(f'<div class="virag-pending">{PENDING}</div>')]
-        yield "", history, gr.skip(), gr.skip()
+        yield "", history, skip, skip, skip
         try:
             answer = None
-            for text, final in self.service.stream(question, top_k=int(top_k or 0) or None, answerer=answerer):
+            for text, final in self.service.stream(question, top_k=int(top_k or 0) or None, answerer=answerer,
+                                                   history=asked):
                 if final is not None:
                     answer = final.to_dict()
                     break
                 partial = {"abstained": False, "citations": [], "answer": text}
                 history[-1] = _bot_message(render.answer_html(partial, turn, partial_text=text))
-                yield gr.skip(), history, gr.skip(), gr.skip()
+                yield skip, history, skip, skip, skip
         except (ViragError, ValueError) as exc:
             history[-1] = _bot_message(f'<div class="virag-error">{render.esc(str(exc))}</div>')
-            yield gr.skip(), history, gr.skip(), gr.skip()
+            yield skip, history, skip, skip, skip
             return
         turns.append(answer)
         history[-1] = _bot_message(render.answer_html(answer, turn))
-        yield gr.skip(), history, turns, render.sources_html(answer, turn)
+        yield skip, history, turns, render.sources_html(answer, turn), export(turns)
 
     def show_source(self, turns: list, evt: gr.EventData) -> str:
         """The document viewer for a clicked citation or passage link."""
@@ -97,19 +107,66 @@ class _Handlers:
             if found < 0:
                 return render.placeholder_html(f"Tài liệu {source} đã thay đổi; đoạn trích dẫn không còn trong đó.")
             start, end = found, found + len(quote)
-        return render.document_html(source, text, start, end, note=f"{label} — ký tự {start}–{end}")
+        pages = self.service.pages(source)
+        page = page_at(pages, start)
+        if page is None:
+            return render.document_html(source, text, start, end, note=f"{label} — ký tự {start}–{end}")
+        # a PDF: the page (or pages) holding the span, as the reader would turn to it
+        first = pages[page - 1]
+        last_page = page_at(pages, max(start, end - 1)) or page
+        stop = pages[last_page] if last_page < len(pages) else len(text)
+        where = f"trang {page}" if last_page == page else f"trang {page}–{last_page}"
+        return render.document_html(f"{source} — {where}", text[first:stop], start - first, end - first,
+                                    note=f"{label} — {where}, ký tự {start}–{end}")
 
     def upload(self, files, progress=gr.Progress()):
-        """Add uploaded files to the corpus and re-index; returns (report, documents table, cleared files)."""
+        """Add uploaded files to the corpus and re-index; returns (report, documents table, file menu, cleared files)."""
         paths = [str(f) for f in (files or [])]
         if not paths:
-            return render.upload_report_html([], []), gr.skip(), gr.skip()
+            return render.upload_report_html([], []), gr.skip(), gr.skip(), gr.skip()
         result = self.service.add_files(paths, progress=lambda f, d: progress(f, desc=d))
-        table = render.documents_table_html(self.service.assistant.index.manifest.files)
-        return render.upload_report_html(result.added, result.rejected, result.summary), table, None
+        table, menu = self.documents()
+        return render.upload_report_html(result.added, result.rejected, result.summary), table, menu, None
 
-    def documents(self) -> str:
-        return render.documents_table_html(self.service.assistant.index.manifest.files)
+    def documents(self):
+        """The documents table and the menu of files that can be removed or re-indexed."""
+        files, skipped = self.service.files()
+        sources = sorted(f.source for f in files)
+        return render.documents_table_html(files, skipped), gr.update(choices=sources, value=None)
+
+    def ask_remove(self, source: str | None):
+        """The confirmation row for removing ``source`` (nothing chosen: a hint instead)."""
+        if not source:
+            return gr.update(visible=False), ""
+        note = f'<div class="virag-confirm-text">{render.esc(f"Xoá «{source}» khỏi kho tài liệu và chỉ mục?")}</div>'
+        return gr.update(visible=True), note
+
+    def remove(self, source: str | None):
+        """Remove the file (confirmed); returns (status, documents table, file menu, confirmation row)."""
+        hidden = gr.update(visible=False)
+        if not source:
+            return "", gr.skip(), gr.skip(), hidden
+        try:
+            summary = self.service.remove_file(source)
+        except (ViragError, ValueError) as exc:
+            return render.upload_report_html([], [(source, str(exc))]), gr.skip(), gr.skip(), hidden
+        table, menu = self.documents()
+        status = f'<div class="virag-ok">{render.esc(f"Đã xoá {source}.")}</div>' + \
+            f'<div class="virag-summary">{render.esc(summary)}</div>'
+        return status, table, menu, hidden
+
+    def reindex(self, source: str | None):
+        """Read one file again; returns (status, documents table, file menu)."""
+        if not source:
+            return render.upload_report_html([], [("—", "chọn một tệp trước.")]), gr.skip(), gr.skip()
+        try:
+            summary = self.service.reindex_file(source)
+        except (ViragError, ValueError) as exc:
+            return render.upload_report_html([], [(source, str(exc))]), gr.skip(), gr.skip()
+        table, menu = self.documents()
+        status = f'<div class="virag-ok">{render.esc(f"Đã lập chỉ mục lại {source}.")}</div>' + \
+            f'<div class="virag-summary">{render.esc(summary)}</div>'
+        return status, table, gr.update(choices=menu["choices"], value=source)
 
     def ask(self, question: str, top_k: int = 0) -> dict:
         """API: answer one question; returns the answer, citations and passages as JSON."""
@@ -117,6 +174,14 @@ class _Handlers:
             return self.service.ask(question, top_k=top_k or None).to_dict()
         except (ViragError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
+
+
+def export(turns: list) -> str:
+    """The conversation as a Markdown file for the download button."""
+    folder = Path(tempfile.mkdtemp(prefix="virag-export-"))
+    path = folder / "virag-hoi-thoai.md"
+    path.write_text(render.conversation_markdown(turns), encoding="utf-8")
+    return str(path)
 
 
 def build_app(service: ChatService) -> gr.Blocks:
@@ -139,6 +204,10 @@ def build_app(service: ChatService) -> gr.Blocks:
                             question = gr.Textbox(placeholder="Đặt câu hỏi về tài liệu…", show_label=False,
                                                   elem_id="virag-question", scale=5, lines=1, max_lines=4)
                             send = gr.Button("Gửi", variant="primary", elem_id="virag-send", scale=1, min_width=80)
+                        with gr.Row():
+                            restart = gr.Button(NEW_CONVERSATION, elem_id="virag-new", size="sm")
+                            download = gr.DownloadButton("Tải hội thoại (Markdown)", value=None, size="sm",
+                                                         elem_id="virag-export", interactive=False)
                         examples = example_questions(service.assistant.index.texts)
                         if examples:
                             gr.Examples([[q] for q in examples], inputs=[question], label="Câu hỏi mẫu")
@@ -163,18 +232,40 @@ def build_app(service: ChatService) -> gr.Blocks:
                 upload_btn = gr.Button("Thêm vào kho và lập chỉ mục", variant="primary", elem_id="virag-upload-btn",
                                        interactive=service.can_upload)
                 upload_status = gr.HTML("", elem_id="virag-upload-status", js_on_load=None)
-                docs_table = gr.HTML(render.documents_table_html(files), elem_id="virag-docs", js_on_load=None)
+                with gr.Row():
+                    chosen = gr.Dropdown([], value=None, label="Tệp", elem_id="virag-file", scale=3,
+                                         interactive=service.can_upload)
+                    reindex_btn = gr.Button("Lập chỉ mục lại", elem_id="virag-reindex", scale=1,
+                                            interactive=service.can_upload)
+                    remove_btn = gr.Button("Xoá tệp…", variant="stop", elem_id="virag-remove", scale=1,
+                                           interactive=service.can_upload)
+                with gr.Row(visible=False, elem_id="virag-confirm") as confirm_row:
+                    confirm_text = gr.HTML("", js_on_load=None)
+                    confirm_btn = gr.Button("Xoá hẳn", variant="stop", elem_id="virag-confirm-remove")
+                    cancel_btn = gr.Button("Huỷ", elem_id="virag-cancel-remove")
+                docs_table = gr.HTML(render.documents_table_html(service.files()[0]), elem_id="virag-docs",
+                                     js_on_load=None)
 
-        io = dict(inputs=[question, chatbot, turns, top_k, answerer], outputs=[question, chatbot, turns, sources],
-                  api_visibility="private")
-        question.submit(h.respond, **io)
-        send.click(h.respond, **io)
+        io = dict(inputs=[question, chatbot, turns, top_k, answerer],
+                  outputs=[question, chatbot, turns, sources, download], api_visibility="private")
+        question.submit(h.respond, **io).then(lambda: gr.update(interactive=True), outputs=[download],
+                                              api_visibility="private")
+        send.click(h.respond, **io).then(lambda: gr.update(interactive=True), outputs=[download],
+                                         api_visibility="private")
         viewer.cite(h.show_source, inputs=[turns], outputs=[viewer], api_visibility="private")
-        chatbot.clear(lambda: ([], render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY)),
-                      outputs=[turns, sources, viewer], api_visibility="private")
-        upload_btn.click(h.upload, inputs=[upload_files], outputs=[upload_status, docs_table, upload_files],
+        forget = (lambda: ([], [], render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY),
+                           gr.update(value=None, interactive=False)))
+        chatbot.clear(forget, outputs=[chatbot, turns, sources, viewer, download], api_visibility="private")
+        restart.click(forget, outputs=[chatbot, turns, sources, viewer, download], api_visibility="private")
+        upload_btn.click(h.upload, inputs=[upload_files], outputs=[upload_status, docs_table, chosen, upload_files],
                          concurrency_limit=1, api_visibility="private")
-        demo.load(h.documents, outputs=[docs_table], api_visibility="private")
+        remove_btn.click(h.ask_remove, inputs=[chosen], outputs=[confirm_row, confirm_text], api_visibility="private")
+        cancel_btn.click(lambda: gr.update(visible=False), outputs=[confirm_row], api_visibility="private")
+        confirm_btn.click(h.remove, inputs=[chosen], outputs=[upload_status, docs_table, chosen, confirm_row],
+                          concurrency_limit=1, api_visibility="private")
+        reindex_btn.click(h.reindex, inputs=[chosen], outputs=[upload_status, docs_table, chosen],
+                          concurrency_limit=1, api_visibility="private")
+        demo.load(h.documents, outputs=[docs_table, chosen], api_visibility="private")
         gr.api(h.ask, api_name="ask")
     return demo
 

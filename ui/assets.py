@@ -45,6 +45,12 @@ mark.virag-mark { background: #fde047; color: inherit; padding: 1px 0; border-ra
 .virag-empty { opacity: .7; }
 .virag-error { color: #b91c1c; margin: 2px 0; }
 .virag-ok { color: #15803d; margin: 2px 0; }
+.virag-meta { font-size: .8em; opacity: .75; margin-top: 4px; }
+.virag-confidence { font-weight: 600; }
+.virag-sure { color: #15803d; }
+.virag-check { color: #b45309; }
+mark.virag-short-mark { background: #bbf7d0; color: inherit; font-weight: 600; padding: 0 1px; border-radius: 2px; }
+.virag-skipped h4 { margin: 10px 0 4px 0; }
 .virag-files { border-collapse: collapse; }
 .virag-files td, .virag-files th { padding: 2px 12px 2px 0; text-align: left; }
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 
 MARK_ID = "virag-mark"
@@ -17,6 +18,11 @@ ABSTAIN_NOTICE = "Không tìm thấy câu trả lời trong tài liệu."
 CLOSEST_TITLE = "Các đoạn gần nhất"
 SOURCES_TITLE = "Nguồn trích dẫn"
 SNIPPET_CHARS = 220
+SEARCHED = "Đã tìm"
+# The answer's calibrated confidence (a logistic of the reader's margin over its abstention threshold,
+# or the sentence scorer's calibrated score) at or above which it reads "chắc chắn".
+SURE = 0.9
+SURE_LABEL, CHECK_LABEL = "Chắc chắn", "Cần kiểm tra nguồn"
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # Characters that Gradio's HTML templates could read as template syntax, and the CR that an
@@ -92,7 +98,37 @@ def answer_html(answer: Mapping, turn: int, *, partial_text: str | None = None) 
     cls = "virag-answer virag-streaming" if partial_text is not None else "virag-answer"
     html = linkify(text, turn, (c["n"] for c in answer.get("citations", [])))
     html = _SHORT.sub(r'<strong class="virag-short">\1</strong>', html, count=1)  # the reader's short answer
-    return f'<div class="{cls}">{html}</div>'
+    return f'<div class="{cls}">{html}</div>' + ("" if partial_text is not None else meta_html(answer))
+
+
+def confidence_label(answer: Mapping) -> str:
+    """What the answer's confidence means to a reader of it."""
+    return SURE_LABEL if float(answer.get("confidence") or 0.0) >= SURE else CHECK_LABEL
+
+
+def meta_html(answer: Mapping) -> str:
+    """The small line under an answer: how sure it is, and what was searched when a follow-up was completed."""
+    parts = []
+    if not answer.get("abstained") and answer.get("citations"):
+        sure = float(answer.get("confidence") or 0.0) >= SURE
+        parts.append(f'<span class="virag-confidence {"virag-sure" if sure else "virag-check"}" '
+                     f'title="{esc("độ tin cậy %.2f" % float(answer.get("confidence") or 0.0))}">'
+                     f"{esc(confidence_label(answer))}</span>")
+    searched = answer.get("search_query")
+    if searched and " ".join(searched.split()) != " ".join((answer.get("question") or "").split()):
+        parts.append(f'<span class="virag-searched">{esc(SEARCHED)}: {esc(searched)}</span>')
+    return f'<div class="virag-meta">{" · ".join(parts)}</div>' if parts else ""
+
+
+def _quote_html(citation: Mapping, short: Mapping | None) -> str:
+    """A cited quote with the short answer marked inside it (when it lies there)."""
+    quote = citation["quote"]
+    if short and short.get("source") == citation["source"] and \
+            citation["start"] <= short["start"] < short["end"] <= citation["start"] + len(quote):
+        a, b = short["start"] - citation["start"], short["end"] - citation["start"]
+        return (f'{esc(" ".join(quote[:a].split()))} <mark class="virag-short-mark">'
+                f'{esc(" ".join(quote[a:b].split()))}</mark> {esc(" ".join(quote[b:].split()))}').strip()
+    return esc(_snippet(quote))
 
 
 def sources_html(answer: Mapping | None, turn: int) -> str:
@@ -103,9 +139,10 @@ def sources_html(answer: Mapping | None, turn: int) -> str:
     if answer.get("citations"):
         title = SOURCES_TITLE
         for c in answer["citations"]:
+            page = f" (tr. {c['page']})" if c.get("page") else ""
             items.append(
-                f'<li>{_link(cite_key(turn, "c", c["n"]), "[%d] %s" % (c["n"], c["source"]))}'
-                f'<div class="virag-snippet">{esc(_snippet(c["quote"]))}</div></li>'
+                f'<li>{_link(cite_key(turn, "c", c["n"]), "[%d] %s%s" % (c["n"], c["source"], page))}'
+                f'<div class="virag-snippet">{_quote_html(c, answer.get("short_answer"))}</div></li>'
             )
     else:
         title = CLOSEST_TITLE
@@ -136,15 +173,46 @@ def placeholder_html(message: str) -> str:
     return f'<div class="virag-doc virag-empty">{esc(message)}</div>'
 
 
-def documents_table_html(files: Mapping[str, Mapping]) -> str:
-    """The documents tab: one row per indexed file with its chunk count."""
+def documents_table_html(files: Sequence, skipped: Sequence = ()) -> str:
+    """The documents tab: one row per indexed file (chunks, pages, encoding, when it was indexed; an
+    :class:`~rag.index.catalogue.IndexedFile` each), then the skipped files with the reason."""
+    def when(t: float | None) -> str:
+        return time.strftime("%d/%m/%Y %H:%M", time.localtime(t)) if t else "—"
+
     rows = "".join(
-        f"<tr><td>{esc(name)}</td><td>{int(meta.get('chunks', 0))}</td></tr>" for name, meta in sorted(files.items())
+        f'<tr data-source="{esc(f.source)}"><td>{esc(f.source)}</td><td>{f.chunks}</td><td>{f.pages or "—"}</td>'
+        f"<td>{esc(f.encoding or '—')}</td><td>{esc(when(f.indexed))}</td></tr>"
+        for f in sorted(files, key=lambda f: f.source)
     )
-    return (
-        f'<table class="virag-files"><thead><tr><th>{esc("Tệp")}</th><th>{esc("Số đoạn")}</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-    )
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("Tệp", "Số đoạn", "Số trang", "Mã hoá", "Lập chỉ mục lúc"))
+    table = f'<table class="virag-files"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    if skipped:
+        items = "".join(f'<li><b>{esc(s.source)}</b>: {esc(s.reason)}</li>' for s in skipped)
+        table += f'<div class="virag-skipped"><h4>{esc("Tệp bị bỏ qua")}</h4><ul>{items}</ul></div>'
+    return table
+
+
+def conversation_markdown(turns: Sequence[Mapping], *, title: str = "virag — hội thoại") -> str:
+    """A conversation as Markdown: each question, its answer with its ``[n]``, and its sources
+    (file, page or characters, quote)."""
+    lines = [f"# {title}", "", f"_{time.strftime('%d/%m/%Y %H:%M')}_", ""]
+    for i, t in enumerate(turns, 1):
+        lines += [f"## {i}. {t.get('question', '')}", ""]
+        searched = t.get("search_query")
+        if searched and searched != t.get("question"):
+            lines += [f"_{SEARCHED}: {searched}_", ""]
+        if t.get("abstained"):
+            lines += [f"**{ABSTAIN_NOTICE}** {t.get('answer', '')}".rstrip(), ""]
+        else:
+            lines += [t.get("answer", ""), ""]
+        if t.get("citations"):
+            lines += [f"**{SOURCES_TITLE}**", ""]
+            for c in t["citations"]:
+                where = f"tr. {c['page']}, " if c.get("page") else ""
+                quote = " ".join(c["quote"].split())
+                lines.append(f"[{c['n']}] `{c['source']}` ({where}ký tự {c['start']}–{c['end']}): “{quote}”")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def upload_report_html(added: Sequence[str], rejected: Sequence[tuple[str, str]], summary: str = "") -> str:

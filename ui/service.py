@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rag import Answer, Assistant, Settings
-from rag.ingest.documents import SUPPORTED_SUFFIXES, load_document
 from rag.errors import DocumentError, ViragError
+from rag.index.catalogue import Catalogue, IndexedFile, indexed_files
+from rag.ingest.documents import SUPPORTED_SUFFIXES, Skipped, load_document
 
 logger = logging.getLogger(__name__)
 
@@ -141,18 +142,20 @@ class ChatService:
                     self._variants[key] = found
         return found
 
-    def ask(self, question: str, *, top_k: int | None = None, answerer: str | None = None) -> Answer:
-        return self.answerer(top_k, answerer).ask(question)
+    def ask(self, question: str, *, top_k: int | None = None, answerer: str | None = None,
+            history: list[str] | None = None) -> Answer:
+        return self.answerer(top_k, answerer).ask(question, history=history)
 
     def stream(self, question: str, *, top_k: int | None = None, answerer: str | None = None,
-               delay: float = 0.02) -> Iterator[tuple[str, Answer | None]]:
+               history: list[str] | None = None, delay: float = 0.02) -> Iterator[tuple[str, Answer | None]]:
         """Yield ``(text so far, None)`` while answering, then ``(full text, answer)``.
 
+        ``history``: the conversation's earlier questions, as searched (a follow-up leans on them).
         The pieces are the library's (``Assistant.stream``: citations already final); ``delay``
         paces pieces that arrive all at once, so the answer reads as it streams.
         """
         text = ""
-        for piece in self.answerer(top_k, answerer).stream(question):
+        for piece in self.answerer(top_k, answerer).stream(question, history=history):
             if isinstance(piece, Answer):
                 yield piece.text, piece
                 return
@@ -164,6 +167,46 @@ class ChatService:
     def document(self, source: str) -> str | None:
         """The full text of an indexed document, or ``None``."""
         return self._assistant.index.texts.get(source)
+
+    def pages(self, source: str) -> tuple[int, ...]:
+        """Where each page of an indexed PDF starts in its text (empty for other formats)."""
+        return tuple(self._assistant.index.pages.get(source, ()))
+
+    # -- the knowledge base ------------------------------------------------
+    def catalogue(self) -> Catalogue | None:
+        """The corpus and its index, file by file (None when serving an index without its corpus)."""
+        if not self.can_upload:
+            return None
+        return Catalogue(self.corpus, self.index_dir, self.settings, self.encoder)
+
+    def files(self) -> tuple[list[IndexedFile], list[Skipped]]:
+        """The indexed files and the skipped ones with their reasons."""
+        kb = self.catalogue()
+        files = indexed_files(self._assistant.index.manifest)
+        return files, (kb.skipped() if kb else [])
+
+    def remove_file(self, source: str) -> str:
+        """Delete an indexed file from the corpus and the index; the new index is swapped in whole.
+        Returns the index summary; raises :class:`ViragError` naming the file (the index serving is kept)."""
+        return self._update(lambda kb: kb.remove(source))
+
+    def reindex_file(self, source: str) -> str:
+        """Read one file again and re-embed it."""
+        return self._update(lambda kb: kb.reindex(source))
+
+    def _update(self, change: Callable[[Catalogue], object]) -> str:
+        kb = self.catalogue()
+        if kb is None:
+            msg = "Máy chủ được mở từ một chỉ mục (--index): không thể sửa kho tài liệu."
+            raise ValueError(msg)
+        with self._index_lock:
+            change(kb)
+            qa = Assistant.from_folder(self.corpus, settings=self.settings, index_dir=self.index_dir,
+                                       encoder=self.encoder)
+            self._assistant = qa
+            with self._variants_lock:
+                self._variants.clear()
+        return qa.report.summary() if qa.report else ""
 
     # -- uploading --------------------------------------------------------
     def _check(self, path: Path, name: str) -> str:

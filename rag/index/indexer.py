@@ -17,7 +17,7 @@ from ..errors import CorpusError, DocumentError, IndexError_
 from ..ingest.chunking import Chunk, Chunker, chunker_settings
 from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document
 from ..types import Document
-from .store import IndexFolder, Manifest, StoredIndex, dense_moments, gc_paused, read_index
+from .store import IndexFolder, Manifest, StoredIndex, dense_moments, file_entry, gc_paused, read_index
 from .vectors import build_vector_store
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,8 @@ class Indexer:
                 old_cursor += len(ids)
             chunks += cs
             parts.append(vecs)
-            files[d.source] = {"sha256": d.sha256, "chunks": len(cs)}
+            files[d.source] = (file_entry(d, len(cs)) if d.source in new_chunks
+                               else {**old.manifest.files.get(d.source, {}), "sha256": d.sha256, "chunks": len(cs)})
             texts[d.source] = d.text
             if d.pages:
                 pages[d.source] = d.pages
@@ -209,7 +210,8 @@ class Indexer:
         (the Ray indexer only hashes here: its workers parse). Raises :class:`DocumentError`."""
         return load_document(path, source, max_bytes=max_bytes)
 
-    def _scan(self, files: list[tuple[str, str]], known: dict[str, dict], report: IndexReport):
+    def _scan(self, files: list[tuple[str, str]], known: dict[str, dict], report: IndexReport,
+              reread: tuple[str, ...] = ()):
         """Each file in corpus order as :class:`Scanned` (unchanged by size and modification time, or by
         content hash, or read); and the ``{"size", "mtime_ns"}`` of the files read, for the next run.
         (135k files: ~1 s, mostly ``stat``.)"""
@@ -221,7 +223,7 @@ class Indexer:
         for path, source in files:
             entry = known.get(source, no_entry)
             stat, same = file_stat(path, entry, max_bytes)
-            if same:
+            if same and source not in reread:
                 unchanged.append(source)
                 items.append(Scanned(source=source, path=path))
                 continue
@@ -233,7 +235,7 @@ class Indexer:
                 logger.warning("Skipped %s", exc)
                 report.skipped.append(Skipped(source, str(exc)))
                 continue
-            if entry.get("sha256") == doc.sha256:
+            if entry.get("sha256") == doc.sha256 and source not in reread:
                 unchanged.append(source)
                 items.append(Scanned(source=source, path=path))
             else:
@@ -273,7 +275,10 @@ class Indexer:
         report.skipped = list(skipped)
         return self._scan(files, {}, report)
 
-    def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False) -> IndexReport:
+    def run(self, corpus: Path, index_dir: Path, *, show_progress: bool = False,
+            reread: tuple[str, ...] = ()) -> IndexReport:
+        """Bring the index of ``corpus`` up to date; ``reread``: sources read, chunked and embedded again
+        even when they look unchanged."""
         started = time.perf_counter()
         index_dir = Path(index_dir)
         folder = IndexFolder(index_dir, delta_max_chunks=self.settings.delta_max_chunks, store=self.settings.store)
@@ -283,7 +288,7 @@ class Indexer:
             with gc_paused():
                 head = self._head(folder)
                 known = head[1].files if head else {}
-                items, stats = self._scan(files, known, report)
+                items, stats = self._scan(files, known, report, reread)
             if not items:
                 why = ("; ".join(s.reason for s in report.skipped[:5])
                        or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})")

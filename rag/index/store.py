@@ -42,6 +42,17 @@ _CURRENT = "CURRENT"
 DELTA = "delta."  # file-name prefix of the delta segment (the base has none)
 
 
+def file_entry(document, chunks: int) -> dict:
+    """A manifest's record of one newly read file: what reuse checks (sha256) and what people are
+    shown (``virag list``, the chat's documents tab)."""
+    entry = {"sha256": document.sha256, "chunks": chunks, "indexed": round(time.time())}
+    if getattr(document, "encoding", ""):
+        entry["encoding"] = document.encoding
+    if getattr(document, "pages", ()):
+        entry["pages"] = len(document.pages)
+    return entry
+
+
 def segment_files(prefix: str = "") -> tuple[str, ...]:
     """The data files of one segment, but its vectors (see ``_vector_files``)."""
     return (f"{prefix}chunks.jsonl", f"{prefix}documents.jsonl", f"{prefix}dense_stats.npy", *lexical_files(prefix))
@@ -461,7 +472,7 @@ class IndexFolder:
             if source in files:
                 files[source] = {**files[source], **st}
         for d in documents:
-            files[d.source] = {"sha256": d.sha256, "chunks": len(chunks[d.source]), **stats.get(d.source, {})}
+            files[d.source] = {**file_entry(d, len(chunks[d.source])), **stats.get(d.source, {})}
         manifest = Manifest(model=old.model, dimension=dimension, chunker=old.chunker, files=files)
         # the delta is small: always exact, whatever the base is
         delta = StoredIndex(manifest, delta_chunks, new_vector_index(matrix, dimension), texts,

@@ -87,7 +87,8 @@ def parse_document(raw: bytes, source: str, suffix: str | None = None) -> Docume
     if not extracted.text.strip():
         msg = f"{source}: empty (no text to index)."
         raise DocumentError(msg)
-    return Document(source=source, text=extracted.text, sha256=hashlib.sha256(raw).hexdigest(), pages=extracted.pages)
+    return Document(source=source, text=extracted.text, sha256=hashlib.sha256(raw).hexdigest(), pages=extracted.pages,
+                    encoding=extracted.encoding)
 
 
 def _too_large(source: str, size: int, max_bytes: int) -> str:

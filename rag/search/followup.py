@@ -46,9 +46,24 @@ def condense(question: Query | str, history: list[str]) -> str:
     if not history or not is_followup(query):
         return query.text
     previous = history[-1]
-    if _SPECIFIC.search(query.text):
+    olds, news = list(_SPECIFIC.finditer(previous)), [m.group(0) for m in _SPECIFIC.finditer(query.text)]
+    if olds and len(olds) == len(news) and not _new_words(query, previous, news):
+        # "Còn cụm số III thì sao?" after "Cụm thi đua số 2 gồm những tỉnh nào?": the same question about III
+        out, at = [], 0
+        for m, replacement in zip(olds, news):
+            out += [previous[at : m.start()], replacement]
+            at = m.end()
+        return "".join([*out, previous[at:]])
+    if news:
         previous = _SPECIFIC.sub(" ", previous)
     return " ".join(f"{previous} {query.text}".split())
+
+
+def _new_words(query: Query, previous: str, specifics: list[str]) -> set[str]:
+    """The follow-up's content words that are neither in the previous question nor among its specifics."""
+    known = set(Query.analyse(previous).terms) | {t for s in specifics for t in Query.analyse(s).terms}
+    framing = {t for phrase in (*_OPENERS, *_CLOSERS) for t in Query.analyse(phrase).syllables}
+    return set(query.terms) - known - framing
 
 
 def condense_with_llm(chat_model, question: Query | str, history: list[str]) -> str:

@@ -141,3 +141,18 @@ def test_second_process_indexing_the_same_folder_gets_a_clear_message(update, se
     with index_lock(index_dir):  # the kernel released the dead writer's lock
         pass
     assert read_index(index_dir).manifest.files == before
+
+
+@pytest.mark.parametrize("point", ["checksums", "pointer"])
+def test_kill_9_during_removal_leaves_the_previous_index(tmp_path, corpus, seed_index_dir, seed_assistant, settings,
+                                                         encoder, point):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir, ignore=shutil.ignore_patterns(".lock"))
+    before = read_index(index_dir).manifest.files
+    gone = "000_235558df8fbeb811.txt"
+    kill_9(start(point, "remove", gone, "--corpus", corpus, "--index", index_dir))
+    after = read_index(index_dir)  # raises if damaged
+    assert after.manifest.files == before and not (corpus / gone).exists()
+    assert_answers(after, settings, encoder)
+    report = Indexer(settings, encoder).run(corpus, index_dir)  # the next ordinary run drops the file
+    assert report.removed == [gone] and gone not in read_index(index_dir).manifest.files

@@ -12,9 +12,15 @@ def test_a_standalone_question_is_not_a_followup():
     assert not is_followup("Cụm thi đua số 2 gồm những tỉnh, thành phố nào?")
 
 
-def test_condense_swaps_the_specifics():
-    out = condense("Còn cụm số III thì sao?", ["Cụm thi đua số 2 gồm những tỉnh nào?"])
-    assert "III" in out and " 2 " not in f" {out} " and "gồm những tỉnh" in out
+def test_condense_asks_the_same_question_of_the_new_specifics():
+    assert condense("Còn cụm số III thì sao?", ["Cụm thi đua số 2 gồm những tỉnh nào?"]) == \
+        "Cụm thi đua số III gồm những tỉnh nào?"
+    assert condense("Thế còn năm 2023?", ["Năm 2022 có bao nhiêu đại biểu dự?"]) == "Năm 2023 có bao nhiêu đại biểu dự?"
+
+
+def test_condense_keeps_what_a_follow_up_adds():
+    out = condense("Còn ai chủ trì ở cụm III?", ["Cụm thi đua số 2 gồm những tỉnh nào?"])
+    assert "III" in out and " 2 " not in f" {out} " and "chủ trì" in out and "gồm những tỉnh" in out
 
 
 def test_conversation_carries_context(seed_assistant):

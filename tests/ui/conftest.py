@@ -79,19 +79,31 @@ def ui_url(ui_service):
 
 
 @pytest.fixture(scope="session")
-def browser_context(tmp_path_factory):
+def open_browser(tmp_path_factory):
+    """``open_browser()`` → a new Chromium with a fresh ``--user-data-dir``: a user of its own (closed at the end)."""
     executable = ensure_chromium()
     from playwright.sync_api import sync_playwright
 
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
+    opened = []
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=executable, args=CHROMIUM_FLAGS, headless=True,
-            viewport={"width": 1400, "height": 1000}, locale="vi-VN",
-        )
-        context.set_default_timeout(30_000)
-        yield context
-        context.close()
+        def open_one():
+            profile = tmp_path_factory.mktemp("chromium-profile")
+            context = p.chromium.launch_persistent_context(
+                str(profile), executable_path=executable, args=CHROMIUM_FLAGS, headless=True,
+                viewport={"width": 1400, "height": 1000}, locale="vi-VN", accept_downloads=True,
+            )
+            context.set_default_timeout(30_000)
+            opened.append(context)
+            return context
+
+        yield open_one
+        for context in opened:
+            context.close()
+
+
+@pytest.fixture(scope="session")
+def browser_context(open_browser):
+    return open_browser()
 
 
 @pytest.fixture

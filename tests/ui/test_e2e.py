@@ -113,3 +113,82 @@ def test_upload_a_file_then_ask_what_only_it_answers(page, ui_service, ui_corpus
     answer = ask(page, UPLOAD_QUESTION)
     assert "Lò Văn Khánh" in answer.inner_text()
     assert "hội_thảo_nông_nghiệp.txt" in page.locator("#virag-sources").inner_text()
+
+
+FOLLOW_UP = "Còn cụm số III thì sao?"
+CLUSTER_III = ("Quảng Ngãi", "Quảng Nam", "Quảng Bình")
+
+
+def test_a_follow_up_is_searched_with_the_turn_before_and_a_new_conversation_forgets_it(page):
+    ask(page, QUESTION)
+    second = ask(page, FOLLOW_UP)
+    message = page.locator("#virag-chat .virag-answer:not(.virag-streaming)").nth(1)
+    for province in CLUSTER_III:
+        assert province in second.inner_text()
+    searched = page.locator("#virag-chat .virag-searched").last
+    assert "Đã tìm" in searched.inner_text() and "III" in searched.inner_text() and "tỉnh" in searched.inner_text()
+    assert message.locator("strong.virag-short").count() <= 1
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "chat-follow-up.png"), full_page=True)
+
+    page.locator("#virag-new").click()
+    expect(page.locator("#virag-chat .virag-question")).to_have_count(0)
+    ask(page, FOLLOW_UP)  # on its own now: searched as typed
+    expect(page.locator("#virag-chat .virag-searched")).to_have_count(0)
+
+
+def test_two_users_keep_separate_conversations(page, open_browser, ui_url):
+    other = open_browser().new_page()
+    other.goto(ui_url)
+    other.locator("#virag-question textarea").wait_for()
+    ask(page, QUESTION)
+    ask(other, FOLLOW_UP)  # the other user never asked the first question
+    expect(other.locator("#virag-chat .virag-searched")).to_have_count(0)
+    ask(page, FOLLOW_UP)
+    expect(page.locator("#virag-chat .virag-searched")).to_have_count(1)
+    expect(other.locator("#virag-chat .virag-question")).to_have_count(1)
+    other.context.close()
+
+
+def test_export_downloads_the_conversation_with_its_citations(page, ui_service):
+    first = ui_service.ask(QUESTION)
+    ask(page, QUESTION)
+    ask(page, UNANSWERABLE)
+    with page.expect_download() as caught:
+        page.locator("#virag-export").click()
+    download = caught.value
+    assert download.suggested_filename.endswith(".md")
+    text = open(download.path(), encoding="utf-8").read()
+    assert f"## 1. {QUESTION}" in text and f"## 2. {UNANSWERABLE}" in text
+    assert first.text in text and "Không tìm thấy câu trả lời" in text
+    for c in first.citations:
+        assert f"[{c.n}] `{c.source}` (ký tự {c.start}–{c.end}): “{' '.join(c.quote.split())}”" in text
+
+
+def test_deleting_a_file_makes_its_question_abstain_while_the_rest_answer(page, ui_service, ui_corpus, tmp_path):
+    corpus, _ = ui_corpus
+    upload = tmp_path / "xoá tôi.txt"
+    upload.write_text(UPLOAD_TEXT.replace("Bình Minh", "Rạng Đông").replace("Lò Văn Khánh", "Hà Văn Tuấn"),
+                      encoding="utf-8")
+    added = ui_service.add_files([upload]).added
+    assert added == ["xoá_tôi.txt"]
+    page.reload()
+    page.locator("#virag-question textarea").wait_for()
+    assert "Hà Văn Tuấn" in ask(page, "Ai là giám đốc Hợp tác xã Rạng Đông?").inner_text()
+
+    page.get_by_role("tab", name="Tài liệu").click()
+    expect(page.locator("#virag-docs tr[data-source='xoá_tôi.txt']")).to_have_count(1)
+    page.locator("#virag-file input").fill("xoá_tôi.txt")
+    page.get_by_role("option", name="xoá_tôi.txt").click()
+    page.locator("#virag-remove").click()
+    expect(page.locator("#virag-confirm")).to_be_visible()
+    assert "xoá_tôi.txt" in page.locator("#virag-confirm").inner_text()
+    page.locator("#virag-confirm-remove").click()
+    expect(page.locator("#virag-docs tr[data-source='xoá_tôi.txt']")).to_have_count(0, timeout=60_000)
+    assert "Đã xoá xoá_tôi.txt" in page.locator("#virag-upload-status").inner_text()
+    assert not (corpus / "xoá_tôi.txt").exists()
+
+    page.get_by_role("tab", name="Hỏi đáp").click()
+    gone = ask(page, "Ai là giám đốc Hợp tác xã Rạng Đông?")
+    assert "Không tìm thấy câu trả lời" in gone.inner_text()
+    assert "Hà Tĩnh" in ask(page, QUESTION).inner_text()

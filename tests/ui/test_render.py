@@ -107,3 +107,54 @@ def test_the_short_answer_leads_in_bold_and_stays_escaped():
     html = render.answer_html(answer, 0)
     assert html.startswith('<div class="virag-answer"><strong class="virag-short">&lt;b&gt;14&lt;/b&gt; tỉnh</strong> — ')
     assert "**" not in html and 'href="#t0-c1"' in html
+
+
+def test_confidence_and_what_was_searched_under_the_answer():
+    base = {"answer": "Gồm Hà Tĩnh. [1]", "abstained": False, "question": "Còn cụm số III thì sao?",
+            "citations": [{"n": 1, "source": "a.txt", "start": 0, "end": 3, "quote": "Gồm"}]}
+    sure = render.answer_html({**base, "confidence": 0.97, "search_query": "Cụm số III gồm những tỉnh nào?"}, 0)
+    assert render.SURE_LABEL in sure and "virag-sure" in sure
+    assert re.search(r'virag-searched">Đã tìm: Cụm số III gồm những tỉnh nào\?<', sure)
+    unsure = render.answer_html({**base, "confidence": 0.6, "search_query": base["question"]}, 0)
+    assert render.CHECK_LABEL in unsure and "virag-searched" not in unsure  # searched as typed: not repeated
+    assert "virag-meta" not in render.answer_html(base, 0, partial_text="Gồm")  # nothing while streaming
+
+
+def test_sources_mark_the_short_answer_inside_its_quote():
+    quote = "Cụm thi đua số 2 gồm 14 tỉnh: <Lạng Sơn>, Quảng Ninh."
+    at = quote.index("14 tỉnh")
+    answer = {"citations": [{"n": 1, "source": "a.txt", "start": 100, "end": 100 + len(quote), "quote": quote,
+                             "page": 3}],
+              "short_answer": {"text": "14 tỉnh", "source": "a.txt", "start": 100 + at, "end": 107 + at}}
+    out = render.sources_html(answer, 0)
+    p = parse(out)
+    assert "".join(p.mark) == "14 tỉnh" and "<Lạng" not in out and "(tr. 3)" in out
+    other = {**answer, "short_answer": {**answer["short_answer"], "source": "b.txt"}}
+    assert "virag-short-mark" not in render.sources_html(other, 0)
+
+
+def test_conversation_markdown_has_questions_answers_and_sources():
+    turns = [
+        {"question": "Cụm 2 gồm những tỉnh nào?", "answer": "**14 tỉnh** — gồm 14 tỉnh [1]", "abstained": False,
+         "search_query": "Cụm 2 gồm những tỉnh nào?",
+         "citations": [{"n": 1, "source": "004.txt", "start": 5, "end": 20, "quote": "gồm  14\ntỉnh", "page": None}]},
+        {"question": "Còn cụm III?", "answer": "Tài liệu không nói.", "abstained": True, "citations": [],
+         "search_query": "Cụm III gồm những tỉnh nào?"},
+    ]
+    md = render.conversation_markdown(turns)
+    assert md.startswith("# virag — hội thoại\n")
+    assert "## 1. Cụm 2 gồm những tỉnh nào?\n\n**14 tỉnh** — gồm 14 tỉnh [1]\n" in md
+    assert "[1] `004.txt` (ký tự 5–20): “gồm 14 tỉnh”" in md
+    assert "## 2. Còn cụm III?\n\n_Đã tìm: Cụm III gồm những tỉnh nào?_\n\n**Không tìm thấy câu trả lời" in md
+
+
+def test_documents_table_lists_pages_encoding_and_skipped_files():
+    from rag.index.catalogue import IndexedFile
+    from rag.ingest.documents import Skipped
+
+    files = [IndexedFile(source="b.pdf", chunks=3, pages=2, indexed=1.7e9),
+             IndexedFile(source="<a>.txt", chunks=1, encoding="cp1258")]
+    out = render.documents_table_html(files, [Skipped("c.xlsx", "unsupported format '.xlsx'")])
+    text = "".join(parse(out).text)
+    assert text.index("<a>.txt") < text.index("b.pdf") and "cp1258" in text and "c.xlsx" in text
+    assert "<a>" not in out and "Tệp bị bỏ qua" in text and "unsupported format" in text

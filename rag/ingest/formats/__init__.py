@@ -31,6 +31,7 @@ class Extracted:
 
     text: str
     pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts; empty when not paged
+    encoding: str = ""  # the character encoding a text file was read in (utf-8, cp1258, …)
 
 
 def unsupported(source: str, suffix: str) -> str:
@@ -45,9 +46,10 @@ def read(raw: bytes, source: str, suffix: str) -> Extracted:
         raise DocumentError(unsupported(source, suffix))
     try:
         if suffix in (".txt", ".md"):
-            from .encoding import decode
+            from .encoding import detect
 
-            return Extracted(decode(raw, source))
+            text, encoding = detect(raw, source)
+            return Extracted(text, encoding=encoding)
         if suffix in (".html", ".htm"):
             from .webpage import read_html
 
