@@ -67,7 +67,7 @@ def _reader_only(qa, questions, args) -> int:
     rows = [(q.question, qa.index.texts[d], q.answers) for q in questions if q.answerable
             for d in q.docs[:1] if d in qa.index.texts]
     started = time.perf_counter()
-    result = score_reader(qa.answerer.reader, rows)
+    result = score_reader(qa.answerer.reader, rows, max_tokens=qa.settings.reader_answer_tokens)
     result["ms_per_question"] = round((time.perf_counter() - started) * 1000 / max(1, len(rows)), 1)
     result["threshold"] = qa.settings.reader_threshold
     print("| metric | value |\n|---|---:|")

@@ -17,12 +17,14 @@ def gold_rows(path: Path, limit: int | None = None, seed: int = 13) -> list[tupl
     return random.Random(seed).sample(rows, limit) if limit and limit < len(rows) else rows
 
 
-def score_reader(reader, rows: list[tuple[str, str, list[str]]], *, threshold: float | None = None) -> dict:
-    """EM and F1 of ``reader`` on ``rows``; with ``threshold``, a margin at or below it counts as abstaining."""
+def score_reader(reader, rows: list[tuple[str, str, list[str]]], *, threshold: float | None = None,
+                 max_tokens: int | None = None) -> dict:
+    """EM and F1 of ``reader`` on ``rows``; with ``threshold``, a margin at or below it counts as abstaining.
+    ``max_tokens``: the longest span (default: the weights' own)."""
     spans = []
     for c in range(0, len(rows), 32):
         part = rows[c : c + 32]
-        spans += reader.read_pairs([q for q, _, _ in part], [ctx for _, ctx, _ in part])
+        spans += reader.read_pairs([q for q, _, _ in part], [ctx for _, ctx, _ in part], max_tokens=max_tokens)
     abstained = [threshold is not None and s.margin <= threshold for s in spans]
     result = SpanOverlapEvaluator().run([s.text for s in spans], [a for _, _, a in rows], abstained)
     return {"n": len(rows), "exact_match": round(result["exact_match"], 4), "answer_f1": round(result["answer_f1"], 4),

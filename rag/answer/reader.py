@@ -190,12 +190,12 @@ class Reader:
                               stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True,
                               padding="longest", return_token_type_ids=False)
 
-    def read(self, question: str, passages: list[str]) -> list[Span]:
+    def read(self, question: str, passages: list[str], *, max_tokens: int | None = None) -> list[Span]:
         """The best span of each passage for ``question`` (all windows in a few batched passes)."""
-        return self.read_pairs([question] * len(passages), list(passages))
+        return self.read_pairs([question] * len(passages), list(passages), max_tokens=max_tokens)
 
-    def read_pairs(self, questions: list[str], passages: list[str]) -> list[Span]:
-        """The best span of each ``(question, passage)`` pair."""
+    def read_pairs(self, questions: list[str], passages: list[str], *, max_tokens: int | None = None) -> list[Span]:
+        """The best span of each ``(question, passage)`` pair, at most ``max_tokens`` long (default: the weights')."""
         import torch
 
         if not questions:
@@ -215,7 +215,7 @@ class Reader:
                 out = self.model(input_ids=ids[rows, :n], attention_mask=mask[rows, :n])
                 starts[rows, :n] = out.start_logits.float()
                 ends[rows, :n] = out.end_logits.float()
-        best, first, last, null = _best_spans(starts, ends, context, self.max_answer_tokens)
+        best, first, last, null = _best_spans(starts, ends, context, max_tokens or self.max_answer_tokens)
         found: dict[int, tuple[float, int, int]] = {}
         nulls: dict[int, float] = {}
         for w, p in enumerate(enc["overflow_to_sample_mapping"]):

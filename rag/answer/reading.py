@@ -51,7 +51,7 @@ class ReaderAnswerer(Answerer):
             return []
         texts = [self.index.quote(p.chunk.source, p.chunk.start, p.chunk.end) for p in passages]
         # trained on accented questions: an unaccented one is read with its diacritics restored
-        spans = self.reader.read(query.dense_text, texts)
+        spans = self.reader.read(query.dense_text, texts, max_tokens=self.settings.reader_answer_tokens)
         found = [(p, s.margin, p.chunk.start + s.start, p.chunk.start + s.end) for p, s in zip(passages, spans)]
         weight = self.settings.reader_retrieval_weight
         return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))

