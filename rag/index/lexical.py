@@ -331,6 +331,11 @@ class KeywordIndex:
 
 
 _QUESTION_WORDS = ("nào", "gì", "đâu", "nhiêu", "mấy", "thế", "sao", "bao", "giờ", "tại", "vì", "ai", "khi", "là")
+# Question phrases, which documents seldom hold: counted as if the corpus had them this often, so
+# 'bao nhieu' is not restored to the corpus's frequent 'bảo nhiều'.
+_QUESTION_PAIRS = frozenset({("bao", "nhiêu"), ("bao", "giờ"), ("bao", "lâu"), ("tại", "sao"), ("vì", "sao"),
+                             ("khi", "nào"), ("thế", "nào"), ("là", "gì"), ("ở", "đâu"), ("mấy", "giờ")})
+_QUESTION_PAIR_COUNT = 1000
 
 
 class DiacriticRestorer:
@@ -397,6 +402,8 @@ class DiacriticRestorer:
         best = [{c: (0.1 * math.log1p(unigrams.get(c, 0)), [c]) for c in options[0]}]
         for i in range(1, len(options)):
             bigrams = self._pair_counts(list(best[-1]), options[i])
+            for pair in _QUESTION_PAIRS.intersection(bigrams):
+                bigrams[pair] += _QUESTION_PAIR_COUNT
             step = {}
             for c in options[i]:
                 prior = 0.1 * math.log1p(unigrams.get(c, 0))

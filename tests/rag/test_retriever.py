@@ -37,6 +37,12 @@ def test_diacritics_are_restored_from_the_corpus(seed_assistant):
     assert restored == "Cụm thi đua số 2 gồm những tỉnh nào?"
 
 
+def test_question_phrases_are_restored_though_the_documents_lack_them(seed_assistant):
+    """The seeds never ask 'bao nhiêu' but hold 'bảo' and 'nhiều' often: the question phrase wins."""
+    restored = seed_assistant.retriever.keywords.restore("duoc to chuc tai bao nhieu diem cau?")
+    assert restored == "được tổ chức tại bao nhiêu điểm cầu?"
+
+
 def test_unaccented_query_ranks_like_the_accented_one(seed_assistant):
     accented = seed_assistant.retriever.run("Ai trình bày báo cáo tại hội nghị tổng kết Cụm thi đua số III?")
     plain = seed_assistant.retriever.run("Ai trinh bay bao cao tai hoi nghi tong ket Cum thi dua so III?")

@@ -175,16 +175,23 @@ def test_export_downloads_the_conversation_with_its_citations(page, ui_service):
         assert f"[{c.n}] `{c.source}` (ký tự {c.start}–{c.end}): “{' '.join(c.quote.split())}”" in text
 
 
+DELETED_TEXT = (
+    "Lễ hội Hoa Ban tỉnh Điện Biên năm 2025\n\n"
+    "Lễ hội diễn ra tại thành phố Điện Biên Phủ với nhiều hoạt động văn hóa, thể thao. "
+    "Trưởng ban tổ chức Lễ hội Hoa Ban năm 2025 là bà Lường Thị Hoa, Phó Chủ tịch UBND tỉnh.\n"
+)
+DELETED_QUESTION = "Ai là trưởng ban tổ chức Lễ hội Hoa Ban năm 2025?"
+
+
 def test_deleting_a_file_makes_its_question_abstain_while_the_rest_answer(page, ui_service, ui_corpus, tmp_path):
     corpus, _ = ui_corpus
     upload = tmp_path / "xoá tôi.txt"
-    upload.write_text(UPLOAD_TEXT.replace("Bình Minh", "Rạng Đông").replace("Lò Văn Khánh", "Hà Văn Tuấn"),
-                      encoding="utf-8")
+    upload.write_text(DELETED_TEXT, encoding="utf-8")
     added = ui_service.add_files([upload]).added
     assert added == ["xoá_tôi.txt"]
     page.reload()
     page.locator("#virag-question textarea").wait_for()
-    assert "Hà Văn Tuấn" in ask(page, "Ai là giám đốc Hợp tác xã Rạng Đông?").inner_text()
+    assert "Lường Thị Hoa" in ask(page, DELETED_QUESTION).inner_text()
 
     page.get_by_role("tab", name="Tài liệu").click()
     expect(page.locator("#virag-docs tr[data-source='xoá_tôi.txt']")).to_have_count(1)
@@ -199,6 +206,6 @@ def test_deleting_a_file_makes_its_question_abstain_while_the_rest_answer(page, 
     assert not (corpus / "xoá_tôi.txt").exists()
 
     page.get_by_role("tab", name="Hỏi đáp").click()
-    gone = ask(page, "Ai là giám đốc Hợp tác xã Rạng Đông?")
+    gone = ask(page, DELETED_QUESTION)
     assert "Không tìm thấy câu trả lời" in gone.inner_text()
     assert "Hà Tĩnh" in ask(page, QUESTION).inner_text()

@@ -112,10 +112,11 @@ def test_the_short_answer_leads_in_bold_and_stays_escaped():
 def test_confidence_and_what_was_searched_under_the_answer():
     base = {"answer": "Gồm Hà Tĩnh. [1]", "abstained": False, "question": "Còn cụm số III thì sao?",
             "citations": [{"n": 1, "source": "a.txt", "start": 0, "end": 3, "quote": "Gồm"}]}
-    sure = render.answer_html({**base, "confidence": 0.97, "search_query": "Cụm số III gồm những tỉnh nào?"}, 0)
+    sure = render.answer_html({**base, "confidence": 0.97, "answerer": "sentences",
+                               "search_query": "Cụm số III gồm những tỉnh nào?"}, 0)
     assert render.SURE_LABEL in sure and "virag-sure" in sure
     assert re.search(r'virag-searched">Đã tìm: Cụm số III gồm những tỉnh nào\?<', sure)
-    unsure = render.answer_html({**base, "confidence": 0.6, "search_query": base["question"]}, 0)
+    unsure = render.answer_html({**base, "confidence": 0.97, "answerer": "reader", "search_query": base["question"]}, 0)
     assert render.CHECK_LABEL in unsure and "virag-searched" not in unsure  # searched as typed: not repeated
     assert "virag-meta" not in render.answer_html(base, 0, partial_text="Gồm")  # nothing while streaming
 

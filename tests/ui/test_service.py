@@ -92,7 +92,7 @@ def test_stream_uses_the_library_stream_when_there_is_one(seed_assistant, monkey
     final = Answer(question="q", text="Hai phần. [1]", citations=[], abstained=False, passages=[])
 
     class Streaming:
-        def stream(self, question):
+        def stream(self, question, history=None):
             yield from ("Hai ", "phần. [1]", final)
 
     monkeypatch.setattr(service, "answerer", lambda *a, **k: Streaming())
