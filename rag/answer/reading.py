@@ -71,8 +71,12 @@ class ReaderAnswerer(Answerer):
         first, last = self._evidence(passage, start, end, query.kind)
         cut_first, cut_last = self._clauses(source, first, last, start, end, query.kind)
         citation = cite(self.index, 1, source, cut_first, cut_last, margin)
-        quote = ("…" if cut_first > first else "") + " ".join(citation.quote.split()) + ("…" if cut_last < last else "")
-        text = f"**{' '.join(short.text.split())}** — {quote} [1]"
+        quote, lead = " ".join(citation.quote.split()), " ".join(short.text.split())
+        tail = "…" if cut_last < last else ""
+        if quote.startswith(lead):  # the quote opens with the short answer: say it once
+            text = f"**{lead}**{quote[len(lead):]}{tail} [1]"
+        else:
+            text = f"**{lead}** — {'…' if cut_first > first else ''}{quote}{tail} [1]"
         return Answer(question=query.text, text=text, citations=[citation], abstained=False,
                       passages=retrieval.passages, confidence=confidence, answerer=self.name, short_answer=short)
 
