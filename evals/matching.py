@@ -17,8 +17,10 @@ from rag.vietnamese import canonical_tones, match_key, nfc
 
 
 def answer_matches(answer: str, gold: list[str], match: str) -> bool:
-    """``any``: contains one gold string; ``all``: contains every one; ``none``: judged by abstention instead."""
-    key = match_key(answer)
+    """``any``: contains one gold string; ``all``: contains every one; ``none``: judged by abstention instead.
+
+    The answer is read as shown: its Markdown bold (``**short answer**``) is formatting, not text."""
+    key = match_key(answer.replace("**", ""))
     found = [match_key(g) in key for g in gold if g.strip()]
     if match == "all":
         return bool(found) and all(found)

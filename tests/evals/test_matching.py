@@ -45,3 +45,10 @@ def test_citation_supported_by_any_overlap_or_a_gold_answer():
     assert citation_supported(DOC[:START], "a.txt", 0, START, ["a.txt"], EVIDENCE, ["28"], DOC)
     tail = DOC.index("Tỉnh Khánh")
     assert not citation_supported(DOC[tail:], "a.txt", tail, len(DOC), ["a.txt"], EVIDENCE, ["28"], DOC)
+
+
+def test_an_answer_is_matched_as_shown_without_its_bold_markers():
+    """The reader's short answer leads in bold; a gold answer running past it still counts."""
+    answer = "**Đồng chí Trương Thị Mai**, Ủy viên Bộ Chính trị, chủ trì hội nghị. [1]"
+    assert answer_matches(answer, ["Trương Thị Mai, Ủy viên Bộ Chính trị"], "any")
+    assert not answer_matches(answer, ["Nguyễn Quang Dương"], "any")
