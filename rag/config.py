@@ -118,7 +118,7 @@ class Settings:
     # the passage answered from: the reader's margin plus this times its fused retrieval score
     reader_retrieval_weight: float = 0.5
     # a longer sentence is quoted from the clauses around the short answer, up to this many characters
-    reader_quote_chars: int = 150
+    reader_quote_chars: int = 135
     # "" → the shipped weights (rag/answer/weights/reader.safetensors); or a file `virag reader train` wrote
     reader_weights: str = ""
     # the reader's arithmetic: bfloat16 autocast is ~2x faster on CPUs with AVX-512 BF16/AMX and slower
