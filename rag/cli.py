@@ -210,7 +210,8 @@ def cmd_reader(args: argparse.Namespace) -> int:
                          bfloat16=not args.float32, max_length=args.max_length, stride=args.stride,
                          batch=args.batch, save_every=args.save_every,
                          learning_rate=args.learning_rate or defaults.learning_rate,
-                         neg_retrieved=defaults.neg_retrieved if args.neg_retrieved is None else args.neg_retrieved)
+                         neg_retrieved=defaults.neg_retrieved if args.neg_retrieved is None else args.neg_retrieved,
+                         unaccented=args.unaccented)
     evaluate = None
     if args.dev:
         from functools import partial
@@ -310,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, help="peak learning rate (default: 1.5e-4)")
     p.add_argument("--init", help="start from these reader weights instead of the base model (a second pass, or "
                                   "fine-tuning the shipped reader on your own questions)")
+    p.add_argument("--unaccented", type=float, default=0.0,
+                   help="share of answered questions also trained as typed without diacritics (default: 0)")
     p.add_argument("--neg-retrieved", type=float,
                    help="share of questions also trained to refuse the best BM25 paragraph of another article")
     p.add_argument("--frozen-layers", type=int, default=4, help="bottom encoder layers left as they are (default: 4)")

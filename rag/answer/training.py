@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..vietnamese import fold
 from .reader import Reader, apply_shipped, build_model, export_shipped, load_tokenizer, reference, sha256
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class TrainConfig:
     neg_para: float = 0.2  # share of questions also asked of another paragraph of their article
     neg_swap: float = 0.3  # share of questions also asked with a year/number/name swapped
     neg_retrieved: float = 0.0  # share also asked of the best BM25 paragraph of another article
+    unaccented: float = 0.0  # share of answered questions also asked without diacritics (as people type them)
     keep_unanswered: float = 0.3  # share kept of the windows of a gold paragraph that miss the answer
     seed: int = 13
     save_every: int = 200  # steps between resumable checkpoints
@@ -60,7 +62,7 @@ class Example:
     context: str
     start: int  # -1: the context does not answer
     text: str
-    kind: str  # "answer", "other-paragraph", "swapped" or "retrieved"
+    kind: str  # "answer", "unaccented", "other-paragraph", "swapped" or "retrieved"
 
 
 def read_squad(path: Path) -> list[list[tuple[str, list[tuple[str, str, list[tuple[int, str]]]]]]]:
@@ -176,6 +178,9 @@ def training_examples(articles, config: TrainConfig) -> list[Example]:
                     continue
                 start, text = answers[0]
                 out.append(Example(id=qid, question=question, context=context, start=start, text=text, kind="answer"))
+                if config.unaccented > 0 and rng.random() < config.unaccented and fold(question) != question:
+                    out.append(Example(id=f"{qid}#plain", question=fold(question), context=context, start=start,
+                                       text=text, kind="unaccented"))
                 if rng.random() < config.neg_para and len(paragraphs) > 1:
                     others = [j for j, (c, _) in enumerate(paragraphs)
                               if j != i and all(a.lower() not in c.lower() for _, a in answers)]
@@ -269,7 +274,7 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
     tokenizer = load_tokenizer(base)
     examples = training_examples(read_squad(squad), config)
     data = windows(tokenizer, examples, config)
-    kinds = {k: sum(e.kind == k for e in examples) for k in ("answer", "other-paragraph", "swapped", "retrieved")}
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("answer", "unaccented", "other-paragraph", "swapped", "retrieved")}
     unanswered = sum(d["start_positions"] == 0 for d in data)
     logger.info("Training windows: %d (%d without an answer) from %s", len(data), unanswered, kinds)
     model, _ = build_model(base)

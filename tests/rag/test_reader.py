@@ -69,11 +69,13 @@ def test_training_runs_end_to_end_on_a_tiny_squad_file(tmp_path, encoder):
     articles = [{"title": "a", "paragraphs": qas[:2]}, {"title": "b", "paragraphs": qas[2:]}]
     squad.write_text(json.dumps({"data": articles}, ensure_ascii=False), encoding="utf-8")
     assert read_squad(squad)[0][0][1][0][2][0][0] == paragraphs[0].find(" ".join(paragraphs[0].split()[5:7]))  # offset repaired
-    config = TrainConfig(steps=2, batch=2, max_length=128, stride=48, save_every=1000, neg_para=1.0, neg_retrieved=1.0)
+    config = TrainConfig(steps=2, batch=2, max_length=128, stride=48, save_every=1000, neg_para=1.0, neg_retrieved=1.0,
+                         unaccented=1.0)
     shipped = train(squad, tmp_path / "run", Path(encoder.builtin_path()), config, init=WEIGHTS, progress=False)
     record = json.loads((tmp_path / "run" / "training.json").read_text(encoding="utf-8"))
     assert shipped.stat().st_size < 25_000_000 and record["windows"] > 0 and record["init"] == str(WEIGHTS)
     assert record["examples"]["other-paragraph"] > 0 and record["examples"]["retrieved"] > 0
+    assert record["examples"]["unaccented"] == record["examples"]["answer"]
     assert (tmp_path / "run" / "reference.json").is_file()
     spans = Reader.load(Path(encoder.builtin_path()), shipped).read("Ai chủ trì?", paragraphs[:2])
     assert len(spans) == 2 and all(paragraphs[s.passage][s.start : s.end] == s.text for s in spans)
