@@ -73,7 +73,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalogue(args: argparse.Namespace):
+def _catalogue(args: argparse.Namespace, *, embeds: bool = False):
+    """The corpus of ``args`` file by file; ``embeds``: with the model loaded (removing re-indexes)."""
     from .index.catalogue import Catalogue
 
     settings = _settings(args)
@@ -84,7 +85,7 @@ def _catalogue(args: argparse.Namespace):
         msg = f"Corpus folder {corpus} not found: give it with -c/--corpus."
         raise CorpusError(msg)
     index_dir = Path(args.index) if args.index else settings.index_dir_for(corpus)
-    return Catalogue(corpus, index_dir, settings, None)
+    return Catalogue(corpus, index_dir, settings, settings.encoder() if embeds else None)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -114,8 +115,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """``virag remove PATH``: delete a file from the corpus folder and the index."""
-    kb = _catalogue(args)
-    kb.encoder = kb.settings.encoder()
+    kb = _catalogue(args, embeds=True)
     for name in args.paths:
         report = kb.remove(name)
         print(f"Removed {', '.join(report.removed) or name}; index {kb.index_dir}: {report.summary()}")

@@ -79,7 +79,7 @@ class _Handlers:
             return
         turns.append(answer)
         history[-1] = _bot_message(render.answer_html(answer, turn))
-        yield skip, history, turns, render.sources_html(answer, turn), export(turns)
+        yield skip, history, turns, render.sources_html(answer, turn), gr.update(value=export(turns), interactive=True)
 
     def show_source(self, turns: list, evt: gr.EventData) -> str:
         """The document viewer for a clicked citation or passage link."""
@@ -128,45 +128,37 @@ class _Handlers:
         table, menu = self.documents()
         return render.upload_report_html(result.added, result.rejected, result.summary), table, menu, None
 
-    def documents(self):
+    def documents(self, chosen: str | None = None):
         """The documents table and the menu of files that can be removed or re-indexed."""
         files, skipped = self.service.files()
         sources = sorted(f.source for f in files)
-        return render.documents_table_html(files, skipped), gr.update(choices=sources, value=None)
+        return render.documents_table_html(files, skipped), gr.update(choices=sources, value=chosen)
 
     def ask_remove(self, source: str | None):
-        """The confirmation row for removing ``source`` (nothing chosen: a hint instead)."""
+        """The confirmation row for removing ``source`` (nothing chosen: nothing to confirm)."""
         if not source:
             return gr.update(visible=False), ""
         note = f'<div class="virag-confirm-text">{render.esc(f"Xoá «{source}» khỏi kho tài liệu và chỉ mục?")}</div>'
         return gr.update(visible=True), note
 
-    def remove(self, source: str | None):
-        """Remove the file (confirmed); returns (status, documents table, file menu, confirmation row)."""
-        hidden = gr.update(visible=False)
-        if not source:
-            return "", gr.skip(), gr.skip(), hidden
-        try:
-            summary = self.service.remove_file(source)
-        except (ViragError, ValueError) as exc:
-            return render.upload_report_html([], [(source, str(exc))]), gr.skip(), gr.skip(), hidden
-        table, menu = self.documents()
-        status = f'<div class="virag-ok">{render.esc(f"Đã xoá {source}.")}</div>' + \
-            f'<div class="virag-summary">{render.esc(summary)}</div>'
-        return status, table, menu, hidden
-
-    def reindex(self, source: str | None):
-        """Read one file again; returns (status, documents table, file menu)."""
+    def _change(self, source: str | None, change, done: str, keep_chosen: bool):
+        """Run ``change(source)`` on the knowledge base; returns (status, documents table, file menu)."""
         if not source:
             return render.upload_report_html([], [("—", "chọn một tệp trước.")]), gr.skip(), gr.skip()
         try:
-            summary = self.service.reindex_file(source)
+            summary = change(source)
         except (ViragError, ValueError) as exc:
             return render.upload_report_html([], [(source, str(exc))]), gr.skip(), gr.skip()
-        table, menu = self.documents()
-        status = f'<div class="virag-ok">{render.esc(f"Đã lập chỉ mục lại {source}.")}</div>' + \
-            f'<div class="virag-summary">{render.esc(summary)}</div>'
-        return status, table, gr.update(choices=menu["choices"], value=source)
+        status = f'<div class="virag-ok">{render.esc(done)}</div><div class="virag-summary">{render.esc(summary)}</div>'
+        return status, *self.documents(source if keep_chosen else None)
+
+    def remove(self, source: str | None):
+        """Remove the file (confirmed); returns (status, documents table, file menu, confirmation row)."""
+        return *self._change(source, self.service.remove_file, f"Đã xoá {source}.", False), gr.update(visible=False)
+
+    def reindex(self, source: str | None):
+        """Read one file again; returns (status, documents table, file menu)."""
+        return self._change(source, self.service.reindex_file, f"Đã lập chỉ mục lại {source}.", True)
 
     def ask(self, question: str, top_k: int = 0) -> dict:
         """API: answer one question; returns the answer, citations and passages as JSON."""
@@ -248,10 +240,8 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         io = dict(inputs=[question, chatbot, turns, top_k, answerer],
                   outputs=[question, chatbot, turns, sources, download], api_visibility="private")
-        question.submit(h.respond, **io).then(lambda: gr.update(interactive=True), outputs=[download],
-                                              api_visibility="private")
-        send.click(h.respond, **io).then(lambda: gr.update(interactive=True), outputs=[download],
-                                         api_visibility="private")
+        question.submit(h.respond, **io)
+        send.click(h.respond, **io)
         viewer.cite(h.show_source, inputs=[turns], outputs=[viewer], api_visibility="private")
         forget = (lambda: ([], [], render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY),
                            gr.update(value=None, interactive=False)))

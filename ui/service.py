@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from rag import Answer, Assistant, Settings
 from rag.errors import DocumentError, ViragError
 from rag.index.catalogue import Catalogue, IndexedFile, indexed_files
+from rag.index.indexer import IndexReport
 from rag.ingest.documents import SUPPORTED_SUFFIXES, Skipped, load_document
 
 logger = logging.getLogger(__name__)
@@ -180,10 +181,9 @@ class ChatService:
         return Catalogue(self.corpus, self.index_dir, self.settings, self.encoder)
 
     def files(self) -> tuple[list[IndexedFile], list[Skipped]]:
-        """The indexed files and the skipped ones with their reasons."""
-        kb = self.catalogue()
-        files = indexed_files(self._assistant.index.manifest)
-        return files, (kb.skipped() if kb else [])
+        """The indexed files, and the skipped ones with their reasons as the last indexing run found them."""
+        qa = self._assistant
+        return indexed_files(qa.index.manifest), list(qa.report.skipped) if qa.report else []
 
     def remove_file(self, source: str) -> str:
         """Delete an indexed file from the corpus and the index; the new index is swapped in whole.
@@ -194,15 +194,14 @@ class ChatService:
         """Read one file again and re-embed it."""
         return self._update(lambda kb: kb.reindex(source))
 
-    def _update(self, change: Callable[[Catalogue], object]) -> str:
+    def _update(self, change: Callable[[Catalogue], IndexReport]) -> str:
         kb = self.catalogue()
         if kb is None:
             msg = "Máy chủ được mở từ một chỉ mục (--index): không thể sửa kho tài liệu."
             raise ValueError(msg)
         with self._index_lock:
-            change(kb)
-            qa = Assistant.from_folder(self.corpus, settings=self.settings, index_dir=self.index_dir,
-                                       encoder=self.encoder)
+            report = change(kb)
+            qa = Assistant(report.index, settings=self.settings, encoder=self.encoder, report=report)
             self._assistant = qa
             with self._variants_lock:
                 self._variants.clear()

@@ -170,7 +170,7 @@ def training_examples(articles, config: TrainConfig) -> list[Example]:
     names.setdefault(2, ["Nguyễn Văn An"])
     retrieved = _retrieved_negative(articles) if config.neg_retrieved > 0 else None
     out: list[Example] = []
-    for paragraphs in articles:
+    for article_no, paragraphs in enumerate(articles):
         for i, (context, qas) in enumerate(paragraphs):
             for qid, question, answers in qas:
                 if not answers:
@@ -194,27 +194,23 @@ def training_examples(articles, config: TrainConfig) -> list[Example]:
                         out.append(Example(id=f"{qid}#swap", question=swapped, context=context, start=-1, text="",
                                            kind="swapped"))
                 if retrieved is not None and rng.random() < config.neg_retrieved:
-                    other = retrieved(question, context, [a for _, a in answers])
+                    other = retrieved(question, article_no, [t for _, t in answers])
                     if other:
                         out.append(Example(id=f"{qid}#retrieved", question=question, context=other, start=-1,
                                            text="", kind="retrieved"))
     return out
 
 
-def _retrieved_negative(articles) -> Callable[[str, str, list[str]], str | None]:
-    """``(question, its paragraph, answers)`` → the highest-BM25 paragraph of another article that
+def _retrieved_negative(articles) -> Callable[[str, int, list[str]], str | None]:
+    """``(question, its article's index, answers)`` → the highest-BM25 paragraph of another article that
     holds none of the answers (None when nothing matches)."""
     from ..index.lexical import KeywordIndex
 
     contexts = [c for paragraphs in articles for c, _ in paragraphs]
     article = [a for a, paragraphs in enumerate(articles) for _ in paragraphs]
-    first = {}
-    for i, c in enumerate(contexts):
-        first.setdefault(c, i)
     keywords = KeywordIndex(contexts)
 
-    def best(question: str, context: str, answers: list[str]) -> str | None:
-        own = article[first[context]]
+    def best(question: str, own: int, answers: list[str]) -> str | None:
         ids, _ = keywords.search(question, k=10)
         for i in ids.tolist():
             c = contexts[i]

@@ -8,6 +8,7 @@ rewrites it (langchain's condense-question step).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..vietnamese import fold
@@ -49,11 +50,8 @@ def condense(question: Query | str, history: list[str]) -> str:
     olds, news = list(_SPECIFIC.finditer(previous)), [m.group(0) for m in _SPECIFIC.finditer(query.text)]
     if olds and len(olds) == len(news) and not _new_words(query, previous, news):
         # "Còn cụm số III thì sao?" after "Cụm thi đua số 2 gồm những tỉnh nào?": the same question about III
-        out, at = [], 0
-        for m, replacement in zip(olds, news):
-            out += [previous[at : m.start()], replacement]
-            at = m.end()
-        return "".join([*out, previous[at:]])
+        replacements = iter(news)
+        return _SPECIFIC.sub(lambda _: next(replacements), previous)
     if news:
         previous = _SPECIFIC.sub(" ", previous)
     return " ".join(f"{previous} {query.text}".split())
@@ -62,8 +60,13 @@ def condense(question: Query | str, history: list[str]) -> str:
 def _new_words(query: Query, previous: str, specifics: list[str]) -> set[str]:
     """The follow-up's content words that are neither in the previous question nor among its specifics."""
     known = set(Query.analyse(previous).terms) | {t for s in specifics for t in Query.analyse(s).terms}
-    framing = {t for phrase in (*_OPENERS, *_CLOSERS) for t in Query.analyse(phrase).syllables}
-    return set(query.terms) - known - framing
+    return set(query.terms) - known - _framing()
+
+
+@functools.cache
+def _framing() -> frozenset[str]:
+    """The syllables of the openers and closers ("còn", "thì sao"): a follow-up's frame, not its content."""
+    return frozenset(t for phrase in (*_OPENERS, *_CLOSERS) for t in Query.analyse(phrase).syllables)
 
 
 def condense_with_llm(chat_model, question: Query | str, history: list[str]) -> str:
