@@ -93,11 +93,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     kb = _catalogue(args)
     files, skipped = kb.files(), kb.skipped()
     if args.json:
-        from dataclasses import asdict
+        from .index.catalogue import listing
 
-        print(json.dumps({"files": [asdict(f) for f in files],
-                          "skipped": [{"source": s.source, "reason": s.reason} for s in skipped]},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps(listing(files, skipped), ensure_ascii=False, indent=2))
         return 0
     if not files:
         print(f"{kb.corpus}: not indexed yet; run `virag index {kb.corpus}`.", file=sys.stderr)
@@ -146,25 +144,57 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    """Serve the Gradio chat UI on ``--host:--port`` until Ctrl-C; no browser is opened."""
-    from ui.app import launch
+def _service(args: argparse.Namespace):
     from ui.service import ChatService
 
     settings = _settings(args)
     if args.index and not args.corpus:
-        service = ChatService.from_index(args.index, settings=settings)
-    else:
-        service = ChatService.from_folder(args.corpus or DEFAULT_CORPUS, settings=settings, index_dir=args.index,
-                                          show_progress=sys.stderr.isatty())
+        return ChatService.from_index(args.index, settings=settings)
+    return ChatService.from_folder(args.corpus or DEFAULT_CORPUS, settings=settings, index_dir=args.index,
+                                   show_progress=sys.stderr.isatty())
+
+
+def _api_config(args: argparse.Namespace):
+    """The API's admission: a token from $VIRAG_API_KEY, required off loopback unless --no-auth."""
+    from ui.api import LOOPBACK, TOKEN_ENV, ApiConfig
+
+    config = ApiConfig.from_env(cors_origins=tuple(args.cors_origin or ()))
+    if config.token is None and args.host not in LOOPBACK and not args.no_auth:
+        msg = (f"serving on {args.host} lets other machines in: set ${TOKEN_ENV} to a secret token "
+               "(clients send 'Authorization: Bearer <token>'), or pass --no-auth to serve without one.")
+        raise SystemExit(f"Error: {msg}")
+    return config
+
+
+def _serve(args: argparse.Namespace, what: str, serve) -> int:
+    config = _api_config(args)
+    service = _service(args)
     files = len(service.assistant.index.manifest.files)
-    print(f"virag chat: {files} tài liệu — http://{args.host}:{args.port}/ (Ctrl-C để dừng)", file=sys.stderr)
+    auth = "bearer token" if config.token else "no token"
+    print(f"virag {what}: {files} tài liệu — http://{args.host}:{args.port}/ (API: /v1, {auth}; docs: /docs) "
+          "(Ctrl-C để dừng)", file=sys.stderr)
     try:
-        launch(service, host=args.host, port=args.port, quiet=True)
+        serve(service, config)
     except OSError as exc:
         print(f"Error: cannot serve on {args.host}:{args.port} ({exc}); choose another --port.", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Serve the Gradio chat UI, with the HTTP API beside it, on ``--host:--port`` until Ctrl-C."""
+    from ui.app import launch
+
+    return _serve(args, "chat", lambda service, api: launch(service, host=args.host, port=args.port, quiet=True,
+                                                            api=api))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the HTTP API alone (OpenAI's chat completions and the native routes) until Ctrl-C."""
+    from ui.api import Server, build_api
+
+    return _serve(args, "serve", lambda service, api: Server(build_api(service, api), args.host, args.port,
+                                                             quiet=not args.verbose).start())
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -288,11 +318,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="serve the chat UI (Gradio) at http://HOST:PORT/; no browser is opened")
-    corpus_args(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("-p", "--port", type=int, default=7860, help="port to listen on (default: 7860)")
+    def server_args(p: argparse.ArgumentParser, port: int) -> None:
+        corpus_args(p)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+        p.add_argument("-p", "--port", type=int, default=port, help=f"port to listen on (default: {port})")
+        p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                       help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable; "
+                            "default: none)")
+        p.add_argument("--no-auth", action="store_true",
+                       help="serve off loopback without $VIRAG_API_KEY (anyone who reaches the port may ask)")
+
+    p = sub.add_parser("chat", help="serve the chat UI (Gradio) at http://HOST:PORT/ and the HTTP API at /v1; "
+                                    "no browser is opened")
+    server_args(p, 7860)
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="serve the HTTP API alone: OpenAI's /v1/chat/completions, /v1/ask, "
+                                     "/v1/documents (docs at /docs)")
+    server_args(p, 8000)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("model", help="build or verify the offline models (the embedding model, the reader's weights)")
     p.add_argument("action", choices=["build", "check"])

@@ -24,6 +24,7 @@ from rag.ingest.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from rag.types import page_at  # noqa: E402
 
 from . import render  # noqa: E402
+from .api import ApiConfig, Server, build_api  # noqa: E402
 from .assets import CSS, VIEWER_JS, example_questions  # noqa: E402
 from .service import ChatService  # noqa: E402
 
@@ -261,16 +262,16 @@ def build_app(service: ChatService) -> gr.Blocks:
 
 
 def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-           quiet: bool = False, concurrency: int = 4) -> gr.Blocks:
-    """Build, queue and serve the app on ``host:port`` (no browser is opened, nothing is shared).
+           quiet: bool = False, concurrency: int = 4, api: ApiConfig | None = None) -> Server:
+    """Serve the chat at ``/`` and the HTTP API (:mod:`ui.api`) beside it: one process, one model and index.
 
-    With ``block=False`` the server runs in a background thread; stop it with ``demo.close()``.
+    No browser is opened, nothing is shared. With ``block=False`` the server runs in a background
+    thread; stop it with ``server.close()``.
     """
     demo = build_app(service)
     demo.queue(default_concurrency_limit=concurrency, max_size=256)
-    demo.launch(
-        server_name=host, server_port=port, inbrowser=False, share=False, prevent_thread_lock=not block,
-        quiet=quiet, show_error=True, ssr_mode=False, css=CSS,
-        max_file_size=int(service.limits.max_mb * 1e6) + 1,
-    )
-    return demo
+    app = gr.mount_gradio_app(build_api(service, api), demo, path="/", server_name=host, server_port=port,
+                              show_error=True, ssr_mode=False, css=CSS,
+                              max_file_size=int(service.limits.max_mb * 1e6) + 1)
+    server = Server(app, host, port, quiet=quiet)
+    return server.start(block=block)

@@ -97,7 +97,7 @@ class ChatService:
     @classmethod
     def from_index(cls, index_dir: str | Path, *, settings: Settings | None = None, encoder=None) -> ChatService:
         """Serve an existing index; without a corpus folder, uploads are disabled."""
-        return cls(Assistant.from_index(index_dir, settings=settings, encoder=encoder))
+        return cls(Assistant.from_index(index_dir, settings=settings, encoder=encoder), index_dir=index_dir)
 
     # -- reading ----------------------------------------------------------
     @property

@@ -9,7 +9,7 @@ drops the file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..config import Settings
@@ -36,6 +36,11 @@ def indexed_files(manifest: Manifest) -> list[IndexedFile]:
     return [IndexedFile(source=source, chunks=int(e.get("chunks", 0)), pages=e.get("pages"),
                         encoding=e.get("encoding"), indexed=e.get("indexed"), size=e.get("size"))
             for source, e in manifest.files.items()]
+
+
+def listing(files: list[IndexedFile], skipped: list[Skipped]) -> dict:
+    """The files and the skipped ones as JSON: ``virag list --json`` and ``GET /v1/documents``."""
+    return {"files": [asdict(f) for f in files], "skipped": [{"source": s.source, "reason": s.reason} for s in skipped]}
 
 
 def skipped_files(corpus: Path, manifest: Manifest | None, max_bytes: int | None = None) -> list[Skipped]:

@@ -73,9 +73,9 @@ def ui_url(ui_service):
     from ui.app import launch
 
     port = free_port()
-    demo = launch(ui_service, host="127.0.0.1", port=port, block=False, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    server = launch(ui_service, host="127.0.0.1", port=port, block=False, quiet=True)
+    yield server.url
+    server.close()
 
 
 @pytest.fixture(scope="session")

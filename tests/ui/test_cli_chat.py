@@ -27,7 +27,9 @@ def test_chat_serves_the_corpus_with_uploads(launched, corpus, seed_assistant, s
     shutil.copytree(seed_index_dir, tmp_path / "idx")  # the same files: nothing to embed
     assert main(["chat", "--corpus", str(corpus), "--index", str(tmp_path / "idx"), "--port", "7999", "-k", "3"]) == 0
     (service, kw), = launched
+    api = kw.pop("api")
     assert kw == {"host": "127.0.0.1", "port": 7999, "quiet": True}
+    assert api.token is None and api.cors_origins == ()
     assert service.can_upload and service.corpus == corpus.resolve()
     assert service.settings.top_k == 3
     assert "http://127.0.0.1:7999/" in capsys.readouterr().err
@@ -48,3 +50,14 @@ def test_chat_reports_a_busy_port(monkeypatch, encoder, seed_assistant, seed_ind
     monkeypatch.setattr("ui.app.launch", busy)
     assert main(["chat", "--index", str(seed_index_dir), "--port", "7997"]) == 1
     assert "Error: cannot serve on 127.0.0.1:7997" in capsys.readouterr().err
+
+
+def test_serving_off_loopback_needs_a_token_or_no_auth(launched, monkeypatch, seed_index_dir, capsys):
+    monkeypatch.delenv("VIRAG_API_KEY", raising=False)
+    with pytest.raises(SystemExit, match="VIRAG_API_KEY"):
+        main(["chat", "--index", str(seed_index_dir), "--host", "0.0.0.0"])
+    assert not launched
+    monkeypatch.setenv("VIRAG_API_KEY", "s3cret")
+    assert main(["chat", "--index", str(seed_index_dir), "--host", "0.0.0.0", "--cors-origin", "http://x.test"]) == 0
+    (_, kw), = launched
+    assert kw["api"].token == "s3cret" and kw["api"].cors_origins == ("http://x.test",)
