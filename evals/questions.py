@@ -45,12 +45,15 @@ class Question:
     answerable: bool
     kind: str | None = None
     line: int = 0  # where it was read, for messages
+    section: str | None = None  # legal texts: the unit that answers, 'Điều 35' or 'Điều 35, khoản 1'
 
     def to_dict(self) -> dict:
         d = {"id": self.id, "question": self.question, "answers": self.answers, "match": self.match,
              "docs": self.docs, "evidence": self.evidence, "answerable": self.answerable}
         if self.kind is not None:
             d["kind"] = self.kind
+        if self.section is not None:
+            d["section"] = self.section
         return d
 
 
@@ -118,6 +121,9 @@ def validate_record(obj: object) -> tuple[Question | None, list[str]]:
     kind = obj.get("kind")
     if kind is not None and not isinstance(kind, str):
         problems.append(f"field 'kind' must be a string, got {_type_name(kind)}")
+    section = obj.get("section")
+    if section is not None and not isinstance(section, str):
+        problems.append(f"field 'section' must be a string such as 'Điều 35', got {_type_name(section)}")
     if problems:
         return None, problems
     if answerable != (match != "none"):
@@ -130,7 +136,7 @@ def validate_record(obj: object) -> tuple[Question | None, list[str]]:
     if problems:
         return None, problems
     return Question(obj["id"], obj["question"], lists["answers"], match, lists["docs"], lists["evidence"],
-                    answerable, kind), []
+                    answerable, kind, section=section), []
 
 
 def record_issue(issue: QuestionIssue, issues: list[QuestionIssue], strict: bool) -> None:

@@ -35,6 +35,7 @@ from .doc_recall import DocumentRecallEvaluator
 from .evidence_mrr import EvidenceMRREvaluator
 from .evidence_recall import EvidenceRecallEvaluator
 from .latency import LatencyEvaluator
+from .section_precision import SectionPrecisionEvaluator
 from .matching import answer_matches, citation_supported, evidence_hit
 from .questions import Question
 from .ranking import best_ranks, first_hit
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 RETRIEVAL_KEYS = ("doc_recall@1", "doc_recall@5", "doc_recall@10", "doc_mrr@10", "doc_ndcg@10",
                   "evidence_recall@1", "evidence_recall@5", "evidence_mrr@10")
 ANSWER_KEYS = ("accuracy", "exact_match", "answer_f1", "abstention_recall", "false_abstention_rate",
-               "citation_precision", "median_answer_chars")
+               "citation_precision", "section_precision", "median_answer_chars")
 LATENCY_KEYS = ("p50", "p95")
 SNIPPET_CHARS = 160
 
@@ -191,6 +192,9 @@ def compute_metrics(rows: Sequence[QuestionResult]) -> dict[str, dict[str, float
         "false_abstention_rate": abstention["false_abstention_rate"],
         "citation_precision": CitationPrecisionEvaluator().run(
             [[c.supported for c in r.citations] for r in rows])["score"],
+        "section_precision": SectionPrecisionEvaluator().run(
+            [r.question.section for r in rows], [r.question.docs for r in rows],
+            [[(c.source, c.section) for c in r.citations] for r in rows])["score"],
         "median_answer_chars": AnswerLengthEvaluator().run([r.answer for r in rows],
                                                            [r.abstained for r in rows])["score"],
     }

@@ -10,6 +10,8 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
+from .answer.cite import stream_answer
+from .answer.legal import ArticleAnswers
 from .answer.protocol import Answerer
 from .search.query import Query
 from .search.retriever import HybridRetriever
@@ -39,16 +41,20 @@ class ViragRetriever(BaseRetriever):
         ]
 
 
-def build_chain(retriever: HybridRetriever, answerer: Answerer) -> Runnable[Query, str | Answer]:
+def build_chain(retriever: HybridRetriever, answerer: Answerer,
+                articles: ArticleAnswers | None = None) -> Runnable[Query, str | Answer]:
     """:class:`Query` → :class:`Retrieval` → text pieces (``[n]`` final), then the :class:`Answer`.
 
     ``chain.stream(query)`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
+    ``articles`` answers "what does Điều N say" from the article; the answerer answers the rest.
     """
 
     def answer(retrievals: Iterator[Retrieval]) -> Iterator[str | Answer]:
         for retrieval in retrievals:
             started = time.perf_counter()
-            for piece in answerer.stream(retrieval.query, retrieval):
+            quoted = articles.answer(retrieval.query, retrieval) if articles is not None else None
+            pieces = stream_answer(quoted) if quoted is not None else answerer.stream(retrieval.query, retrieval)
+            for piece in pieces:
                 if isinstance(piece, Answer):
                     piece.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)
                 yield piece

@@ -125,7 +125,8 @@ def render_answer(answer) -> str:
     if answer.citations:
         for c in answer.citations:
             page = f"tr. {c.page}, " if c.page else ""
-            lines.append(f"[{c.n}] {c.source} ({page}{c.start}–{c.end})")
+            article = f"{c.reference}: " if c.reference else ""
+            lines.append(f"[{c.n}] {article}{c.source} ({page}{c.start}–{c.end})")
     elif answer.passages:
         lines.append("Các đoạn gần nhất / closest passages:")
         for p in answer.passages[:3]:

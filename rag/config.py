@@ -57,6 +57,8 @@ class Settings:
     chunk_overlap_sentences: int = 1
     # a line this short (in words) with no closing punctuation is a heading or caption
     heading_max_words: int = 14
+    # legal and administrative texts (Chương, Điều, khoản, điểm) are chunked by their structure
+    legal_structure: bool = True
 
     # retrieval
     top_k: int = 5

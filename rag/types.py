@@ -55,6 +55,15 @@ class Chunk:
     end: int
     text: str
     sentences: tuple[Span, ...]
+    # legal texts: where the chunk sits ('Chương III › Điều 35 › khoản 2') and the context embedded with
+    # it (the document's title, the Chương, the Điều's heading when the chunk does not start with it)
+    section: str = ""
+    heading: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and searched: the heading, then the text."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +87,11 @@ class Retrieval:
     query_vector: np.ndarray
     passages: list[Retrieved]
     ms: float = 0.0
+    named: int = 0  # leading passages that hold the unit the question names ("Điều 35 …"): read only those
+
+    def readable(self, n: int) -> list[Retrieved]:
+        """The passages an answer may be read from: the first ``n``, or fewer when the question names a unit."""
+        return self.passages[: min(n, self.named) if self.named else n]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +105,13 @@ class Citation:
     quote: str
     score: float
     page: int | None = None  # 1-based, for paged formats (PDF)
+    section: str | None = None  # legal texts: 'Điều 35, khoản 2'
+    document: str | None = None  # legal texts: 'Bộ luật Lao động 2019'
+
+    @property
+    def reference(self) -> str:
+        """'Điều 35, khoản 2 — Bộ luật Lao động 2019' (empty when the source has no structure)."""
+        return " — ".join(x for x in (self.section, self.document) if x)
 
 
 @dataclass(frozen=True, kw_only=True)

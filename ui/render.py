@@ -137,6 +137,11 @@ def _quote_html(citation: Mapping, short: Mapping | None) -> str:
     return esc(_snippet(quote))
 
 
+def reference(citation: Mapping) -> str:
+    """'Điều 35, khoản 2 — Bộ luật Lao động 2019' for a citation into a legal text, else ''."""
+    return " — ".join(x for x in (citation.get("section"), citation.get("document")) if x)
+
+
 def sources_html(answer: Mapping | None, turn: int) -> str:
     """The sources panel: the cited passages, or the closest passages of an abstention."""
     if not answer:
@@ -146,8 +151,10 @@ def sources_html(answer: Mapping | None, turn: int) -> str:
         title = SOURCES_TITLE
         for c in answer["citations"]:
             page = f" (tr. {c['page']})" if c.get("page") else ""
+            where = reference(c)
+            name = f"{where} · {c['source']}" if where else c["source"]
             items.append(
-                f'<li>{_link(cite_key(turn, "c", c["n"]), "[%d] %s%s" % (c["n"], c["source"], page))}'
+                f'<li>{_link(cite_key(turn, "c", c["n"]), "[%d] %s%s" % (c["n"], name, page))}'
                 f'<div class="virag-snippet">{_quote_html(c, answer.get("short_answer"))}</div></li>'
             )
     else:
@@ -216,7 +223,8 @@ def conversation_markdown(turns: Sequence[Mapping], *, title: str = "virag — h
             for c in t["citations"]:
                 where = f"tr. {c['page']}, " if c.get("page") else ""
                 quote = " ".join(c["quote"].split())
-                lines.append(f"[{c['n']}] `{c['source']}` ({where}ký tự {c['start']}–{c['end']}): “{quote}”")
+                article = f"{reference(c)}, " if reference(c) else ""
+                lines.append(f"[{c['n']}] {article}`{c['source']}` ({where}ký tự {c['start']}–{c['end']}): “{quote}”")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

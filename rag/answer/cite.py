@@ -23,11 +23,16 @@ class Quotable(Protocol):
 
     def page_of(self, source: str, offset: int) -> int | None: ...
 
+    def section_of(self, source: str, start: int, end: int) -> tuple[str, str]: ...
+
 
 def cite(index: Quotable, n: int, source: str, start: int, end: int, score: float) -> Citation:
-    """Citation ``[n]`` of ``source[start:end]``: the quote is sliced from the indexed text, never rebuilt."""
+    """Citation ``[n]`` of ``source[start:end]``: the quote is sliced from the indexed text, never rebuilt.
+    Into a legal text it also names the article ('Điều 35, khoản 2') and the document."""
+    section, document = index.section_of(source, start, end)
     return Citation(n=n, source=source, start=start, end=end, quote=index.quote(source, start, end),
-                    score=round(score, 4), page=index.page_of(source, start))
+                    score=round(score, 4), page=index.page_of(source, start), section=section or None,
+                    document=document or None)
 
 
 class CitationValidator:

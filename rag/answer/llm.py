@@ -100,7 +100,7 @@ class LLMAnswerer:
         """The retrieved passages, those the reader read first, best answer first."""
         if self.reader is None or not retrieval.passages:
             return retrieval
-        read = [p for p, *_ in self.reader.read(query, retrieval.passages[: self.settings.reader_passages])]
+        read = [p for p, *_ in self.reader.read(query, retrieval.readable(self.settings.reader_passages))]
         return replace(retrieval, passages=read + retrieval.passages[len(read):])
 
     def finish(self, query: Query, raw: str, retrieval: Retrieval) -> Answer:

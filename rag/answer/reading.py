@@ -58,7 +58,7 @@ class ReaderAnswerer(Answerer):
 
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
         s = self.settings
-        read = self.read(query, retrieval.passages[: s.reader_passages])
+        read = self.read(query, retrieval.readable(s.reader_passages))
         if not read:
             return abstention(query, retrieval, answerer=self.name)
         passage, margin, start, end = read[0]

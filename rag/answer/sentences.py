@@ -62,7 +62,7 @@ class SentenceAnswerer(Answerer):
         s = self.settings
         question = query.text
         q = Question.of(query, self.keywords)
-        passages = retrieval.passages[: s.answer_passages]
+        passages = retrieval.readable(s.answer_passages)
         top_score = passages[0].score if passages else 0.0
         candidates: list[_Sentence] = []
         rows = []

@@ -97,7 +97,7 @@ class _Worker:
                             else f"{source}: {type(exc).__name__}: {exc}"})
                 continue
             out.append({"source": source, "document": doc, "chunks": chunks})
-            texts += [c.text for c in chunks]
+            texts += [c.indexed_text for c in chunks]
         vectors = self.encoder.encode_documents(texts)
         cursor = 0
         for r in out:

@@ -119,6 +119,7 @@ class Indexer:
             overhead=self.encoder.prompt_overhead(s.document_prompt),
             overlap_sentences=s.chunk_overlap_sentences,
             heading_max_words=s.heading_max_words,
+            structure=s.legal_structure,
         )
 
     def _reusable(self, folder: IndexFolder, report: IndexReport) -> StoredIndex | None:
@@ -249,7 +250,7 @@ class Indexer:
         ``report.skipped`` and is left out."""
         chunker = self.chunker()
         new_chunks = {d.source: chunker.run(d) for d in fresh}
-        texts = [c.text for d in fresh for c in new_chunks[d.source]]
+        texts = [c.indexed_text for d in fresh for c in new_chunks[d.source]]
         return fresh, new_chunks, self.encoder.encode_documents(texts, show_progress=show_progress)
 
     def _embed_items(self, items: list[Scanned], report: IndexReport, show_progress: bool):

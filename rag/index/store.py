@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexError_
+from ..ingest.structure import Outline, outline
 from ..types import Chunk, page_at
 from .lexical import KeywordIndex, lexical_files
 from .vectors import FaissVectors, VectorStore, as_vector_store, new_vector_index, open_vector_store
@@ -94,6 +95,7 @@ class StoredIndex:
     path: Path | None = None
     pages: dict[str, tuple[int, ...]] = field(default_factory=dict)  # source → page start offsets (PDFs only)
     keywords: KeywordIndex | None = None  # BM25 over the chunk texts; built on first use or read from disk
+    _outlines: dict[str, Outline | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.vectors = as_vector_store(self.vectors)
@@ -103,7 +105,7 @@ class StoredIndex:
     def keyword_index(self, pair_weight: float = 0.5) -> KeywordIndex:
         """The BM25 index of the chunks (built once, then shared), scored with ``pair_weight``."""
         if self.keywords is None:
-            self.keywords = KeywordIndex([c.text for c in self.chunks], pair_weight=pair_weight)
+            self.keywords = KeywordIndex([c.indexed_text for c in self.chunks], pair_weight=pair_weight)
         return self.keywords.with_pair_weight(pair_weight)
 
     def quote(self, source: str, start: int, end: int) -> str:
@@ -112,6 +114,17 @@ class StoredIndex:
     def page_of(self, source: str, offset: int) -> int | None:
         """The 1-based page of ``texts[source][offset]``; None for formats without pages (all but PDF)."""
         return page_at(self.pages.get(source, ()), offset)
+
+    def outline(self, source: str) -> Outline | None:
+        """The legal structure of a source (Chương, Điều, khoản …), read from its text once; None for prose."""
+        if source not in self._outlines:
+            self._outlines[source] = outline(self.texts[source]) if source in self.texts else None
+        return self._outlines[source]
+
+    def section_of(self, source: str, start: int, end: int) -> tuple[str, str]:
+        """('Điều 35, khoản 2', 'Bộ luật Lao động 2019') for a span of a legal text; ('', '') otherwise."""
+        found = self.outline(source)
+        return (found.citation_label(start, end), found.title) if found else ("", "")
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self.vectors.ntotal)
@@ -163,16 +176,17 @@ def _sha256(path: Path) -> str:
 
 
 def _chunk_to_json(c: Chunk) -> str:
-    return json.dumps(
-        {"source": c.source, "start": c.start, "end": c.end, "text": c.text, "sentences": c.sentences},
-        ensure_ascii=False,
-    )
+    record = {"source": c.source, "start": c.start, "end": c.end, "text": c.text, "sentences": c.sentences}
+    if c.section or c.heading:
+        record.update(section=c.section, heading=c.heading)
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _chunk_from_json(line: str) -> Chunk:
     d = json.loads(line)
     return Chunk(source=d["source"], start=d["start"], end=d["end"], text=d["text"],
-                 sentences=tuple(tuple(s) for s in d["sentences"]))
+                 sentences=tuple(tuple(s) for s in d["sentences"]), section=d.get("section", ""),
+                 heading=d.get("heading", ""))
 
 
 def _fsync_dir(path: Path) -> None:

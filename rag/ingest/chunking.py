@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..types import Chunk, Document, Span
 from ..vietnamese import match_key
+from .structure import STRUCTURE_RULES, Outline, Unit, outline
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +81,13 @@ class Chunker:
         overhead: int = 0,
         overlap_sentences: int = 1,
         heading_max_words: int = 14,
+        structure: bool = True,
     ) -> None:
         self.count_tokens = count_tokens
         self.budget = max(16, max_tokens - overhead)
         self.overlap = overlap_sentences
         self.heading_max_words = heading_max_words
+        self.structure = structure
 
     def blocks(self, doc: Document) -> list[list[Span]]:
         """Paragraphs as sentence spans, each with the short heading/caption lines that precede it."""
@@ -113,6 +116,9 @@ class Chunker:
         return blocks
 
     def run(self, doc: Document) -> list[Chunk]:
+        structured = outline(doc.text) if self.structure else None
+        if structured is not None:
+            return self._structured(doc, structured)
         chunks: list[Chunk] = []
         current: list[Span] = []
         used = 0
@@ -138,36 +144,37 @@ class Chunker:
         flush()
         return chunks
 
-    def _windows(self, doc: Document, block: list[Span], sizes: list[int]) -> list[list[Span]]:
+    def _windows(self, doc: Document, block: list[Span], sizes: list[int], budget: int | None = None) -> list[list[Span]]:
         """Split an over-long paragraph by sentences, repeating ``overlap`` sentences between windows."""
+        budget = budget or self.budget
         spans, lens = [], []
         for span, n in zip(block, sizes):
-            pieces = [span] if n <= self.budget else self._split_long(doc, span)
+            pieces = [span] if n <= budget else self._split_long(doc, span, budget)
             spans += pieces
             lens += [n] if len(pieces) == 1 else [self.count_tokens(doc.text[s:e]) for s, e in pieces]
         windows: list[list[Span]] = []
         i = 0
         while i < len(spans):
             j, used = i, 0
-            while j < len(spans) and (j == i or used + lens[j] <= self.budget):
+            while j < len(spans) and (j == i or used + lens[j] <= budget):
                 used += lens[j]
                 j += 1
             windows.append(spans[i:j])
             if j >= len(spans):
                 break
             back = min(self.overlap, j - i - 1)
-            while back and sum(lens[j - back : j + 1]) > self.budget:
+            while back and sum(lens[j - back : j + 1]) > budget:
                 back -= 1
             i = j - back
         return windows
 
-    def _split_long(self, doc: Document, span: Span) -> list[Span]:
+    def _split_long(self, doc: Document, span: Span, budget: int | None = None) -> list[Span]:
         """A single sentence longer than the budget: cut it between words."""
         words = [(m.start(), m.end()) for m in re.finditer(r"\S+", doc.text[span[0] : span[1]])]
         pieces, first, used = [], 0, 0
         for k, (ws, we) in enumerate(words):
             n = self.count_tokens(doc.text[span[0] + ws : span[0] + we])
-            if used + n > self.budget and k > first:
+            if used + n > (budget or self.budget) and k > first:
                 pieces.append((span[0] + words[first][0], span[0] + words[k - 1][1]))
                 first, used = k, 0
             used += n
@@ -175,10 +182,94 @@ class Chunker:
         return pieces
 
     @staticmethod
-    def _chunk(doc: Document, spans: list[Span]) -> Chunk:
+    def _chunk(doc: Document, spans: list[Span], section: str = "", heading: str = "") -> Chunk:
         spans = sorted(set(spans))
         text = " ".join(doc.text[s:e] for s, e in spans)
-        return Chunk(source=doc.source, start=spans[0][0], end=spans[-1][1], text=text, sentences=tuple(spans))
+        return Chunk(source=doc.source, start=spans[0][0], end=spans[-1][1], text=text, sentences=tuple(spans),
+                     section=section, heading=heading)
+
+    # -- legal and administrative texts ---------------------------------------------
+    def _structured(self, doc: Document, o: Outline) -> list[Chunk]:
+        """One chunk per Điều where it fits; else its khoản packed in order, a khoản too long by its điểm,
+        a điểm too long by sentences. Each chunk knows its path; its heading (the document's title, the
+        Chương and Mục, and the Điều's own heading when the chunk does not start with it) is embedded
+        and searched with it. Repeated lines are kept: laws repeat sentences on purpose."""
+        chunks: list[Chunk] = []
+        for unit in o.units:
+            if unit.kind in ("dieu", "ket", "ghichu"):
+                chunks += self._unit_chunks(doc, o, unit)
+        return chunks
+
+    def _sentences(self, doc: Document, o: Outline, start: int, end: int) -> list[Span]:
+        spans: list[Span] = []
+        for s, e in o.content:
+            if e > start and s < end:
+                spans += split_sentences(doc.text, max(s, start), min(e, end))
+        return spans
+
+    def _unit_chunks(self, doc: Document, o: Outline, unit: Unit) -> list[Chunk]:
+        outer = [u for u in o.path(unit.start) if u.level < unit.level]
+        context = [o.title] if o.title else []
+        context += [f"{u.label}. {u.title}" if u.title else u.label for u in outer]
+        trail = " › ".join(u.label for u in outer)
+        whole_heading = " › ".join(context)
+        own_heading = " › ".join([*context, doc.text[unit.start:unit.heading_end]])[:400]
+        budget = self.budget - self.count_tokens(own_heading) - 2
+
+        def pieces(parent: Unit, start: int, end: int) -> list[tuple[str, int, int]]:
+            """(label, start, end) of the parts of ``parent`` within [start, end): its intro, then its children."""
+            children = [u for u in o.units if u.level == parent.level + 1 and start <= u.start < end
+                        and u.kind in ("khoan", "diem")] or [
+                u for u in o.units if u.kind == "diem" and start <= u.start < end and parent.kind == "dieu"]
+            if not children:
+                return [("", start, end)]
+            parts = [("", start, children[0].start)] if children[0].start > start else []
+            return parts + [(c.label, c.start, c.end) for c in children]
+
+        def label(parent_labels: list[str], first: str, last: str) -> str:
+            if not first:
+                return " › ".join(parent_labels)
+            span = first if first == last or not last else f"{first}–{last.split()[-1]}"
+            return " › ".join([*parent_labels, span])
+
+        def pack(parent: Unit, labels: list[str], start: int, end: int) -> list[Chunk]:
+            out: list[Chunk] = []
+            group: list[Span] = []
+            used, first, last = 0, "", ""
+
+            def flush(whole: bool = False) -> None:
+                nonlocal group, used, first, last
+                if group:
+                    starts_heading = group[0][0] == unit.start
+                    out.append(self._chunk(doc, group, " › ".join(labels) if whole else label(labels, first, last),
+                                           whole_heading if starts_heading else own_heading))
+                group, used, first, last = [], 0, "", ""
+
+            for name, a, b in pieces(parent, start, end):
+                spans = self._sentences(doc, o, a, b)
+                if not spans:
+                    continue
+                sizes = [self.count_tokens(doc.text[s:e]) for s, e in spans]
+                if used + sum(sizes) <= budget:
+                    group += spans
+                    used += sum(sizes)
+                    first, last = first or name, name
+                    continue
+                flush()
+                if sum(sizes) <= budget:
+                    group, used, first, last = list(spans), sum(sizes), name, name
+                    continue
+                child = next((u for u in o.units if u.start == a and u.label == name), None) if name else None
+                if child is not None and child.kind == "khoan":
+                    out += pack(child, [*labels, name], a, b)
+                else:
+                    out += [self._chunk(doc, w, label(labels, name, name), own_heading)
+                            for w in self._windows(doc, spans, sizes, budget)]
+            flush(whole=not out)
+            return out
+
+        base = [trail, unit.label] if trail else [unit.label]
+        return pack(unit, base, unit.start, unit.end)
 
 
 def chunker_settings(settings) -> dict:
@@ -189,4 +280,5 @@ def chunker_settings(settings) -> dict:
         "heading_max_words": settings.heading_max_words,
         "document_prompt": settings.document_prompt,
         "sentence_rules": SENTENCE_RULES,
+        "structure_rules": STRUCTURE_RULES if getattr(settings, "legal_structure", True) else 0,
     }

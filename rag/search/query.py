@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..errors import QuestionError
 from ..index.lexical import content_terms
 from ..vietnamese import fold, has_diacritics, looks_vietnamese, match_key, nfc, syllables
+from .reference import Reference, reference
 
 if TYPE_CHECKING:
     from ..index.lexical import KeywordIndex
@@ -85,6 +86,7 @@ class Query:
     kind: str | None  # wants, else 'why', 'how', 'list' or None
     vietnamese: bool  # most words are Vietnamese syllables
     key: str  # match key: the text (folded when ``folded``) with canonical tones, casefolded
+    reference: Reference = Reference()  # the article, clause and document a question names ("Điều 35 …")
 
     @classmethod
     def analyse(cls, text: object, keywords: KeywordIndex | None = None, *, max_chars: int = 2000,
@@ -96,7 +98,7 @@ class Query:
         tokens = syllables(text, folded=folded)
         return cls(text=text, folded=folded, syllables=tuple(tokens), terms=tuple(content_terms(tokens, folded)), dense_text=dense, wants=wants(text),
                    kind=answer_kind(text), vietnamese=looks_vietnamese(text),
-                   key=match_key(fold(text)) if folded else match_key(text))
+                   key=match_key(fold(text)) if folded else match_key(text), reference=reference(text))
 
     @property
     def has_words(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from ..index.lexical import KeywordIndex, top_k
 from ..index.store import StoredIndex
 from ..types import Retrieval, Retrieved
 from .query import Query
+from .reference import Sections
 
 
 def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> list[tuple[int, float]]:
@@ -55,6 +57,15 @@ class HybridRetriever:
         stats = index.dense_stats
         self._mu, self._cov = stats[0], stats[1:]
 
+    @cached_property
+    def sections(self) -> Sections:
+        """The chunks of legal texts by article, for questions that name one."""
+        def title(source: str) -> str:
+            found = self.index.outline(source)
+            return f"{found.title} {found.number}" if found else ""
+
+        return Sections(self.index.chunks, title)
+
     def analyse(self, text: str) -> Query:
         """``text`` as a :class:`Query` of this corpus (an unaccented one gets its diacritics restored)."""
         s = self.settings
@@ -74,16 +85,27 @@ class HybridRetriever:
         kw_ids = [int(i) for i in top_k(kw_all, s.candidates)[0]]
         dense = {i: (r, float(sc)) for r, (i, sc) in enumerate(zip(dense_ids, d_scores[0]), start=1)}
         kw_rank = {i: r for r, i in enumerate(kw_ids, start=1)}
+        named = self.sections.find(query.reference) if query.reference else []
         if s.fusion == "rrf":
             fused = fuse([(dense_ids, s.dense_weight), (kw_ids, s.bm25_weight)], s.rrf_k)
         else:
-            fused = self._zscore(qvec[0], dense_ids, kw_ids, kw_all)
+            fused = self._zscore(qvec[0], dense_ids + [i for i, _ in named], kw_ids, kw_all)
+        if named:  # the unit the question names comes first, whatever its words score
+            score = dict(fused)
+            order = {i: (priority, -score.get(i, float("-inf")), i) for i, priority in named}
+            fused = [(i, score.get(i, 0.0)) for i in sorted(order, key=order.get)] + [
+                (i, sc) for i, sc in fused if i not in order]
         passages = []
         for rank, (i, score) in enumerate(fused[:k], start=1):
             d_rank, d_score = dense.get(i, (None, None))
-            passages.append(Retrieved(chunk=self.index.chunks[i], chunk_id=i, rank=rank, score=score, dense_rank=d_rank,
+            chunk = self.index.chunks[i]
+            if rank <= len(named) and query.reference.clause:  # a whole Điều, where a khoản of it was asked
+                chunk = self.sections.narrow(chunk, query.reference, self.index.outline(chunk.source),
+                                             self.index.texts[chunk.source])
+            passages.append(Retrieved(chunk=chunk, chunk_id=i, rank=rank, score=score, dense_rank=d_rank,
                                       dense_score=d_score, keyword_rank=kw_rank.get(i)))
-        return Retrieval(query=query, query_vector=qvec[0], passages=passages, ms=(time.perf_counter() - started) * 1000)
+        return Retrieval(query=query, query_vector=qvec[0], passages=passages, ms=(time.perf_counter() - started) * 1000,
+                         named=min(len(named), k))
 
     def _zscore(self, q: np.ndarray, dense_ids: list[int], kw_ids: list[int], kw_all: np.ndarray):
         s = self.settings

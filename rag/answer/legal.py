@@ -1,0 +1,91 @@
+"""Questions that ask what a named unit of a law says ("Điều 35 quy định gì?", "khoản 2 Điều 5 Luật Cư trú"):
+answered with the unit itself, its heading first, both cited. Other questions go to the configured
+answerer (which reads only the named unit's passages when the question names one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..index.store import StoredIndex
+from ..ingest.structure import Unit
+from ..search.query import Query
+from ..types import Answer, Retrieval, ShortAnswer
+from ..vietnamese import fold
+from .cite import cite
+
+# What a question may say besides the reference and still only ask for the unit's content.
+_ASKS_CONTENT = {"quy", "dinh", "gi", "noi", "dung", "ve", "the", "nao", "cua", "theo", "tai", "trong", "la",
+                 "viec", "van", "de", "ban", "co", "nhung", "cac", "chi", "tiet", "so", "bao", "gom"}
+QUOTE_CHARS = 300  # of the unit's body quoted after its heading: whole lines, at least one
+
+
+def asks_for_content(query: Query) -> bool:
+    """The question names a unit and asks nothing narrower than what it says."""
+    ref = query.reference
+    if not ref:
+        return False
+    named = {"dieu", "khoan", "diem", ref.article, ref.clause, ref.point, *ref.document}
+    named |= {part for word in ref.document for part in re.split(r"[/.-]", word)}
+    return all(fold(t) in named or fold(t) in _ASKS_CONTENT for t in query.terms)
+
+
+class ArticleAnswers:
+    """Answers "what does this article say" from the article itself; ``None`` for any other question
+    (the chain then asks the configured answerer).
+
+    Example::
+
+        articles = ArticleAnswers(index)
+        articles.answer(query, retrieval).text   # '**Điều 35. Quyền đơn phương …** [1] 1. Người lao động … [2]'
+    """
+
+    def __init__(self, index: StoredIndex, name: str = "reader") -> None:
+        self.index = index
+        self.name = name
+
+    def _unit(self, query: Query, retrieval: Retrieval) -> tuple[str, Unit, Unit] | None:
+        """(source, the Điều, the unit asked: the Điều or its khoản or điểm) for the first named passage."""
+        if not retrieval.named or not asks_for_content(query):
+            return None
+        ref, source = query.reference, retrieval.passages[0].chunk.source
+        found = self.index.outline(source)
+        if found is None:
+            return None
+        article = next((u for u in found.articles() if u.number == ref.article), None)
+        if article is None:
+            return None
+        asked = article
+        for kind, number in (("khoan", ref.clause), ("diem", ref.point)):
+            if number:
+                inner = [u for u in found.units if u.kind == kind and asked.start <= u.start < asked.end
+                         and fold(u.number) == number]
+                if not inner:
+                    break
+                asked = inner[0]
+        return source, article, asked
+
+    def answer(self, query: Query, retrieval: Retrieval) -> Answer | None:
+        found = self._unit(query, retrieval)
+        return None if found is None else self._answer(query, retrieval, *found)
+
+    def _answer(self, query: Query, retrieval: Retrieval, source: str, article: Unit, asked: Unit) -> Answer:
+        text = self.index.texts[source]
+        heading = cite(self.index, 1, source, article.start, article.heading_end, 1.0)
+        body_start = asked.heading_end if asked is article else asked.start
+        lines = [m.span() for m in re.finditer(r"[^\r\n]*\S[^\r\n]*", text[body_start:asked.end])]
+        end = body_start
+        for a, b in lines:
+            if end > body_start and b - lines[0][0] > QUOTE_CHARS:
+                break
+            end = body_start + b
+        start = body_start + lines[0][0] if lines else body_start
+        parts = [heading]
+        if end > start:
+            parts.append(cite(self.index, 2, source, start, end, 1.0))
+        short = ShortAnswer(text=heading.quote, source=source, start=heading.start, end=heading.end, score=1.0)
+        more = "…" if end < asked.end else ""
+        body = f" {' '.join(parts[1].quote.split())}{more} [2]" if len(parts) > 1 else ""
+        return Answer(question=query.text, text=f"**{' '.join(heading.quote.split())}** [1]{body}",
+                      citations=parts, abstained=False, passages=retrieval.passages, confidence=1.0,
+                      answerer=self.name, short_answer=short)

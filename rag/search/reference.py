@@ -1,0 +1,149 @@
+"""Questions that name a unit of a legal text: "Điều 35 quy định gì?", "theo khoản 2 Điều 5 …",
+"dieu 35 bo luat lao dong", "Nghị định 12/2022 phạt bao nhiêu …".
+
+:func:`reference` reads the reference from the question (with or without diacritics);
+:class:`Sections` finds the chunks that hold it, so retrieval can put them first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from ..ingest.structure import Outline
+from ..types import Chunk
+from ..vietnamese import fold
+
+_ARTICLE = re.compile(r"\bdieu\s+(\d{1,3}[a-z]?)\b")
+_CLAUSE = re.compile(r"\bkhoan\s+(\d{1,3}[a-z]?)\b")
+_POINT = re.compile(r"\bdiem\s+([a-z])\b(?=\s+(?:khoan|dieu)\b)")
+_KIND = r"bo luat|luat|nghi dinh|nghi quyet|thong tu|quyet dinh|phap lenh|chi thi"
+_DOCUMENT = re.compile(rf"\b(?:{_KIND})\b(?:\s+(?:so\s+)?[\w/.-]+){{0,8}}")
+# words that end the document's name in a question ("… lao động quy định gì")
+_STOP = {"quy", "dinh", "thi", "co", "la", "gi", "nao", "ve", "cua", "theo", "tai", "nhu", "bao", "nhieu",
+         "khi", "duoc", "phai", "nhung", "cac", "trong", "de", "va", "hay", "neu"}
+# A section path from the chunker: 'Chương III › Điều 35 › khoản 2–4 › điểm a–đ'
+_PART = re.compile(r"(Điều|khoản|điểm) (\w+)(?:–(\w+))?")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a question points at: an article, its clause and point, and words naming the document."""
+
+    article: str | None = None  # '35'
+    clause: str | None = None  # '2'
+    point: str | None = None  # 'a' (folded: 'đ' reads 'd')
+    document: tuple[str, ...] = ()  # folded words naming the document: ('bo', 'luat', 'lao', 'dong')
+
+    def __bool__(self) -> bool:
+        return bool(self.article)
+
+
+def reference(question: str) -> Reference:
+    """The legal reference in ``question`` (an empty one when it names no article)."""
+    q = fold(question.lower())
+    article = _ARTICLE.search(q)
+    if not article:
+        return Reference()
+    clause = _CLAUSE.search(q)
+    point = _POINT.search(q)
+    words: list[str] = []
+    for m in _DOCUMENT.finditer(q):
+        for word in re.findall(r"[\w/.-]+", m.group(0)):
+            if word in _STOP and len(words) > 1:
+                break
+            words.append(word)
+    return Reference(article=article.group(1), clause=clause.group(1) if clause else None,
+                     point=point.group(1) if point else None, document=tuple(words))
+
+
+def _in_range(value: str, first: str, last: str | None) -> bool:
+    if last is None:
+        return value == first
+    if value.isdigit() and first.isdigit() and last.isdigit():
+        return int(first) <= int(value) <= int(last)
+    return fold(first) <= value <= fold(last)
+
+
+@dataclass(frozen=True)
+class _Place:
+    article: str
+    clauses: tuple[str, str | None] | None  # (first, last) of the khoản the chunk holds; None: the whole Điều
+    points: tuple[str, str | None] | None
+    starts_article: bool
+
+
+class Sections:
+    """The chunks of an index by the article they hold, and the words of their documents' titles."""
+
+    def __init__(self, chunks: list[Chunk], title: Callable[[str], str]) -> None:
+        self.chunks = chunks
+        self.title = title  # source → 'Bộ luật Lao động 2019 45/2019/QH14' (read when a question names one)
+
+    @cached_property
+    def _places(self) -> dict[str, list[tuple[int, _Place]]]:
+        found: dict[str, list[tuple[int, _Place]]] = {}
+        for i, c in enumerate(self.chunks):
+            if not c.section:
+                continue
+            parts = {kind: (first, last) for kind, first, last in _PART.findall(c.section)}
+            if "Điều" not in parts:
+                continue
+            article = parts["Điều"][0]
+            clauses = parts.get("khoản")
+            points = parts.get("điểm")
+            place = _Place(article, (clauses[0], clauses[1] or None) if clauses else None,
+                           (fold(points[0]), fold(points[1]) or None) if points else None,
+                           starts_article=c.text.startswith("Điều"))
+            found.setdefault(article, []).append((i, place))
+        return found
+
+    def _document_match(self, source: str, words: tuple[str, ...]) -> float:
+        """The share of the question's document words found in the source's title (and number)."""
+        if not words:
+            return 0.0
+        title = set(re.findall(r"[\w/.-]+", fold(self.title(source).lower())))
+        numbers = {n for w in title for n in re.findall(r"\d+", w)}
+        hits = sum(1 for w in words if w in title or (w.isdigit() and w in numbers)
+                   or any(t.startswith(w + "/") for t in title))
+        return hits / len(words)
+
+    def find(self, ref: Reference) -> list[tuple[int, int]]:
+        """``(chunk id, priority)`` of the chunks that hold the referenced unit, in the document the
+        question names (when it names one); priority 0 for the chunk that opens the article when no
+        clause is asked, else 1."""
+        if not ref:
+            return []
+        places = self._places.get(ref.article, [])
+        if ref.clause:
+            places = [(i, p) for i, p in places if p.clauses is None or _in_range(ref.clause, *p.clauses)] or places
+            if ref.point:
+                places = [(i, p) for i, p in places if p.points is None or _in_range(ref.point, *p.points)] or places
+        if not places:
+            return []
+        match = {i: self._document_match(self.chunks[i].source, ref.document) for i, _ in places}
+        best = max(match.values())
+        if best > 0:
+            places = [(i, p) for i, p in places if match[i] == best]
+        return [(i, 0 if p.starts_article and ref.clause is None else 1) for i, p in places]
+
+    @staticmethod
+    def narrow(chunk: Chunk, ref: Reference, found: Outline | None, text: str) -> Chunk:
+        """``chunk`` cut to the khoản (and điểm) ``ref`` names, when it holds more than that
+        (``text``: the chunk's document)."""
+        if found is None or not ref.clause:
+            return chunk
+        start, end = chunk.start, chunk.end
+        for kind, number in (("khoan", ref.clause), ("diem", ref.point)):
+            unit = next((u for u in found.units if u.kind == kind and fold(u.number) == number
+                         and start <= u.start < end and u.end <= end), None) if number else None
+            if unit is None:
+                break
+            start, end = unit.start, unit.end
+        spans = tuple((a, b) for a, b in chunk.sentences if a >= start and b <= end)
+        if (start, end) == (chunk.start, chunk.end) or not spans:
+            return chunk
+        return replace(chunk, start=spans[0][0], end=spans[-1][1], sentences=spans,
+                       text=" ".join(text[a:b] for a, b in spans), section=found.label_at(spans[0][0]))
