@@ -40,6 +40,7 @@ class Document:
     sha256: str
     pages: tuple[int, ...] = ()
     encoding: str = ""  # of a text file, as detected (utf-8, utf-16-le, cp1258, …)
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages of a PDF whose text came from OCR
 
     def page_of(self, offset: int) -> int | None:
         """The 1-based page holding ``text[offset]``, or None for a format without pages."""

@@ -119,8 +119,9 @@ class _Handlers:
         last_page = page_at(pages, max(start, end - 1)) or page
         stop = pages[last_page] if last_page < len(pages) else len(text)
         where = f"trang {page}" if last_page == page else f"trang {page}–{last_page}"
+        scanned = " — văn bản nhận dạng bằng OCR từ ảnh quét" if page in self.service.ocr_pages(source) else ""
         return render.document_html(f"{source} — {where}", text[first:stop], start - first, end - first,
-                                    note=f"{label} — {where}, ký tự {start}–{end}")
+                                    note=f"{label} — {where}, ký tự {start}–{end}{scanned}")
 
     def upload(self, files, progress=gr.Progress()):
         """Add uploaded files to the corpus and re-index; returns (report, documents table, file menu, cleared files)."""

@@ -173,6 +173,10 @@ class ChatService:
         """Where each page of an indexed PDF starts in its text (empty for other formats)."""
         return tuple(self._assistant.index.pages.get(source, ()))
 
+    def ocr_pages(self, source: str) -> tuple[int, ...]:
+        """The 1-based pages of an indexed PDF whose text was read by OCR."""
+        return tuple(self._assistant.index.manifest.files.get(source, {}).get("ocr_pages", ()))
+
     # -- the knowledge base ------------------------------------------------
     def catalogue(self) -> Catalogue | None:
         """The corpus and its index, file by file (None when serving an index without its corpus)."""

@@ -51,6 +51,8 @@ def file_entry(document, chunks: int) -> dict:
         entry["encoding"] = document.encoding
     if getattr(document, "pages", ()):
         entry["pages"] = len(document.pages)
+    if getattr(document, "ocr_pages", ()):
+        entry["ocr_pages"] = list(document.ocr_pages)
     return entry
 
 

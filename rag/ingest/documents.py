@@ -88,7 +88,7 @@ def parse_document(raw: bytes, source: str, suffix: str | None = None) -> Docume
         msg = f"{source}: empty (no text to index)."
         raise DocumentError(msg)
     return Document(source=source, text=extracted.text, sha256=hashlib.sha256(raw).hexdigest(), pages=extracted.pages,
-                    encoding=extracted.encoding)
+                    encoding=extracted.encoding, ocr_pages=extracted.ocr_pages)
 
 
 def _too_large(source: str, size: int, max_bytes: int) -> str:

@@ -32,6 +32,7 @@ class Extracted:
     text: str
     pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts; empty when not paged
     encoding: str = ""  # the character encoding a text file was read in (utf-8, cp1258, …)
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text came from OCR (scanned PDF pages)
 
 
 def unsupported(source: str, suffix: str) -> str:
@@ -57,7 +58,8 @@ def read(raw: bytes, source: str, suffix: str) -> Extracted:
         if suffix == ".pdf":
             from .pdf import read_pdf
 
-            return Extracted(*read_pdf(raw, source))
+            text, pages, ocr_pages = read_pdf(raw, source)
+            return Extracted(text, pages, ocr_pages=ocr_pages)
         from .word import read_docx
 
         return Extracted(read_docx(raw, source))

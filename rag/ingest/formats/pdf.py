@@ -9,11 +9,14 @@ paragraph. Paragraphs are separated by a newline, pages by a blank line.
 
 ``Document.text`` is this extracted text (NFC), and ``Document.pages[i]`` is the offset in it
 where page ``i + 1`` starts (a page without text still has its offset, so numbers stay right).
+A page whose text layer is missing or unusable (a scan) is read by OCR when it is installed
+(:mod:`.ocr`); ``Document.ocr_pages`` lists those pages.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass
 
@@ -21,7 +24,10 @@ from ...errors import DocumentError
 from ...vietnamese import nfc
 from .encoding import control_share
 
+logger = logging.getLogger(__name__)
+
 PAGE_SEPARATOR = "\n\n"
+MIN_LETTERS = 20  # a page with fewer letters in its text layer is a scan (or has none): OCR reads it
 _ENDS_SENTENCE = re.compile(r"[.!?:;…\"'”’)\]»]\s*$")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _PARAGRAPH_GAP = 1.35  # a gap this many times the usual line gap starts a paragraph
@@ -96,8 +102,9 @@ def unwrap(lines: list[_Line], wide: int, usual_gap: float | None) -> str:
     return "\n".join(paragraphs)
 
 
-def read_pdf(raw: bytes, source: str) -> tuple[str, tuple[int, ...]]:
-    """``(text, page start offsets)`` of a PDF, NFC; raises :class:`DocumentError` when it has no text."""
+def read_pdf(raw: bytes, source: str) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """``(text, page start offsets, OCR page numbers)`` of a PDF, NFC: a page without a usable text layer
+    is read by OCR (:mod:`.ocr`); raises :class:`DocumentError` when it has no text."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError, WrongPasswordError
 
@@ -117,16 +124,41 @@ def read_pdf(raw: bytes, source: str) -> tuple[str, tuple[int, ...]]:
         raise DocumentError(msg) from None
     wide, usual_gap = _full_width(lines), _line_gap(lines)
     pages = [nfc(unwrap(page, wide, usual_gap)) for page in lines]
+    pages, ocr_pages = _ocr_scanned(raw, source, pages)
     starts, cursor = [], 0
     for text in pages:
         starts.append(cursor)
         cursor += len(text) + len(PAGE_SEPARATOR)
     text = PAGE_SEPARATOR.join(pages)
     if not text.strip():
-        msg = (f"{source}: no text in its {len(pages)} page(s); a scanned PDF needs OCR first "
-               "(e.g. `ocrmypdf -l vie in.pdf out.pdf`).")
+        msg = f"{source}: no text in its {len(pages)} page(s), not even by OCR."
         raise DocumentError(msg)
     if control_share(text) > 0.01:
         msg = f"{source}: the PDF's text is garbled (its fonts have no Unicode map); export it again as PDF."
         raise DocumentError(msg)
-    return text, tuple(starts)
+    return text, tuple(starts), ocr_pages
+
+
+def _usable(text: str) -> bool:
+    return sum(ch.isalpha() for ch in text) >= MIN_LETTERS and control_share(text) <= 0.01
+
+
+def _ocr_scanned(raw: bytes, source: str, pages: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    """Pages without a usable text layer read by OCR; ``(pages, 1-based numbers of the OCR pages)``."""
+    scanned = [i for i, text in enumerate(pages) if not _usable(text)]
+    if not scanned:
+        return pages, ()
+    from . import ocr
+
+    need = ocr.missing()
+    if need is not None:
+        if len(scanned) == len(pages):
+            msg = f"{source}: no text layer in its {len(pages)} page(s); reading a scanned PDF by OCR needs {need}."
+            raise DocumentError(msg)
+        logger.warning("%s: page(s) %s have no text layer and are left out; OCR needs %s.", source,
+                       ", ".join(str(i + 1) for i in scanned), need)
+        return pages, ()
+    pages = list(pages)
+    for i, text in ocr.read_pages(raw, scanned).items():
+        pages[i] = nfc(text)
+    return pages, tuple(i + 1 for i in scanned if pages[i].strip())
