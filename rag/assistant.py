@@ -9,6 +9,7 @@ from pathlib import Path
 from embeddings.encoder import Encoder
 
 from .answer.legal import ArticleAnswers
+from .answer.tables import TableAnswers
 from .answer.protocol import Answerer
 from .answer.sentences import SentenceAnswerer
 from .chain import ViragRetriever, build_chain
@@ -46,7 +47,10 @@ class Assistant:
         self.extractive = SentenceAnswerer(self.settings, index, self.retriever.keywords)
         self.chat_model = None
         self.answerer: Answerer = answerer or self._answerer()
-        self.chain = build_chain(self.retriever, self.answerer, ArticleAnswers(index, self.answerer.name))
+        name = self.answerer.name
+        passages = self.settings.reader_passages if name == "reader" else self.settings.answer_passages
+        self.chain = build_chain(self.retriever, self.answerer,
+                                 [ArticleAnswers(index, name), TableAnswers(index, passages, name)])
 
     def _answerer(self) -> Answerer:
         """The answerer ``settings.answerer`` names (models load here, once per process)."""

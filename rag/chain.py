@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -11,11 +12,17 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from .answer.cite import stream_answer
-from .answer.legal import ArticleAnswers
 from .answer.protocol import Answerer
 from .search.query import Query
 from .search.retriever import HybridRetriever
 from .types import Answer, Retrieval
+
+
+class Lookup(Protocol):
+    """An answer found without reading (:class:`~rag.answer.legal.ArticleAnswers`,
+    :class:`~rag.answer.tables.TableAnswers`), or ``None`` when the question is not of its kind."""
+
+    def answer(self, query: Query, retrieval: Retrieval) -> Answer | None: ...
 
 
 class ViragRetriever(BaseRetriever):
@@ -42,17 +49,18 @@ class ViragRetriever(BaseRetriever):
 
 
 def build_chain(retriever: HybridRetriever, answerer: Answerer,
-                articles: ArticleAnswers | None = None) -> Runnable[Query, str | Answer]:
+                lookups: Sequence[Lookup] = ()) -> Runnable[Query, str | Answer]:
     """:class:`Query` → :class:`Retrieval` → text pieces (``[n]`` final), then the :class:`Answer`.
 
     ``chain.stream(query)`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
-    ``articles`` answers "what does Điều N say" from the article; the answerer answers the rest.
+    ``lookups`` answer what needs no reading ("what does Điều N say", the cell of a table's row), each
+    ``None`` when it does not apply; the answerer answers the rest.
     """
 
     def answer(retrievals: Iterator[Retrieval]) -> Iterator[str | Answer]:
         for retrieval in retrievals:
             started = time.perf_counter()
-            quoted = articles.answer(retrieval.query, retrieval) if articles is not None else None
+            quoted = next(filter(None, (lookup.answer(retrieval.query, retrieval) for lookup in lookups)), None)
             pieces = stream_answer(quoted) if quoted is not None else answerer.stream(retrieval.query, retrieval)
             for piece in pieces:
                 if isinstance(piece, Answer):

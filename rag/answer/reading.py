@@ -17,6 +17,7 @@ from ..types import Answer, Retrieval, Retrieved, ShortAnswer
 from .cite import cite
 from .protocol import Answerer
 from .reader import Reader
+from .tables import TableView
 from .sentences import abstention
 
 # Why/how answers are explanations: the sentence holding the span and up to this many after it.
@@ -49,10 +50,10 @@ class ReaderAnswerer(Answerer):
         passage at a time; retrieval saw the whole corpus)."""
         if not passages:
             return []
-        texts = [self.index.quote(p.chunk.source, p.chunk.start, p.chunk.end) for p in passages]
+        views = [TableView.of(self.index.texts[p.chunk.source], p.chunk.start, p.chunk.end) for p in passages]
         # trained on accented questions: an unaccented one is read with its diacritics restored
-        spans = self.reader.read(query.dense_text, texts, max_tokens=self.settings.reader_answer_tokens)
-        found = [(p, s.margin, p.chunk.start + s.start, p.chunk.start + s.end) for p, s in zip(passages, spans)]
+        spans = self.reader.read(query.dense_text, [v.text for v in views], max_tokens=self.settings.reader_answer_tokens)
+        found = [(p, s.margin, *v.source_span(s.start, s.end)) for p, s, v in zip(passages, spans, views)]
         weight = self.settings.reader_retrieval_weight
         return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))
 

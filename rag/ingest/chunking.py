@@ -19,10 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 _LINE = re.compile(r"[^\r\n]+")
+_TABLE_ROW = re.compile(r"\S \| \S")  # a table row as the DOCX and HTML readers write it: cells joined by " | "
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or
 # quote. Quotes may stand apart from the words (`. " Hai ngày sau`), as in text detokenised from
 # word-segmented corpora.
-SENTENCE_RULES = 3  # part of the index's chunker key: bump when sentences split differently
+SENTENCE_RULES = 4  # part of the index's chunker key: bump when sentences or blocks split differently
 _BOUNDARY = re.compile(r"[.!?…]+(?:\s?[\"'”’)\]])*\s+(?=[\"'“‘(\[–-]?\s?[A-ZÀ-Ỹ0-9Đ])")
 # Text without capitals (lower-cased exports, some OCR output): any word may open a sentence.
 _CASELESS_BOUNDARY = re.compile(r"[.!?…]+(?:\s?[\"'”’)\]])*\s+(?=[\"'“‘(\[–-]?\s?\w)")
@@ -90,14 +91,31 @@ class Chunker:
         self.structure = structure
 
     def blocks(self, doc: Document) -> list[list[Span]]:
-        """Paragraphs as sentence spans, each with the short heading/caption lines that precede it."""
+        """Paragraphs as sentence spans, each with the short heading/caption lines that precede it; a
+        table (consecutive ``a | b | c`` rows, as the DOCX and HTML readers write them) is one block of rows."""
+        return [spans for spans, _ in self._blocks(doc)]
+
+    def _blocks(self, doc: Document) -> list[tuple[list[Span], Span | None]]:
+        """(spans, the header row of a table block, else None)."""
         seen: set[str] = set()
-        blocks: list[list[Span]] = []
+        blocks: list[tuple[list[Span], Span | None]] = []
         pending: list[Span] = []  # headings waiting for their paragraph
+        table: list[Span] = []
+
+        def end_table() -> None:
+            nonlocal pending, table
+            if table:
+                blocks.append((pending + table, table[0]))
+                pending, table = [], []
+
         for m in _LINE.finditer(doc.text):
             s, e = _trim(doc.text, m.start(), m.end())
             if s == e:
                 continue
+            if _TABLE_ROW.search(doc.text, s, e):  # rows are kept, even repeated ones, and never split
+                table.append((s, e))
+                continue
+            end_table()
             key = match_key(doc.text[s:e])
             if key in seen:
                 logger.debug("%s: dropped repeated line %r", doc.source, doc.text[s:e][:60])
@@ -106,13 +124,14 @@ class Chunker:
             if len(doc.text[s:e].split()) <= self.heading_max_words:
                 pending.append((s, e))
                 continue
-            blocks.append(pending + split_sentences(doc.text, s, e))
+            blocks.append((pending + split_sentences(doc.text, s, e), None))
             pending = []
+        end_table()
         if pending:
             if blocks:
-                blocks[-1].extend(pending)
+                blocks[-1][0].extend(pending)
             else:
-                blocks.append(pending)
+                blocks.append((pending, None))
         return blocks
 
     def run(self, doc: Document) -> list[Chunk]:
@@ -129,7 +148,7 @@ class Chunker:
                 chunks.append(self._chunk(doc, current))
             current, used = [], 0
 
-        for block in self.blocks(doc):
+        for block, header in self._blocks(doc):
             sizes = [self.count_tokens(doc.text[s:e]) for s, e in block]
             if sum(sizes) <= self.budget - used:
                 current += block
@@ -139,12 +158,19 @@ class Chunker:
             if sum(sizes) <= self.budget:
                 current, used = list(block), sum(sizes)
                 continue
-            for window in self._windows(doc, block, sizes):
-                chunks.append(self._chunk(doc, window))
+            if header is None:
+                chunks += [self._chunk(doc, window) for window in self._windows(doc, block, sizes)]
+                continue
+            # a table too long for one chunk: whole rows, each piece after the first headed by the header row
+            head = doc.text[header[0]:header[1]]
+            budget = self.budget - self.count_tokens(head) - 1
+            for k, window in enumerate(self._windows(doc, block, sizes, budget, overlap=0)):
+                chunks.append(self._chunk(doc, window, heading=head if k and window[0] != header else ""))
         flush()
         return chunks
 
-    def _windows(self, doc: Document, block: list[Span], sizes: list[int], budget: int | None = None) -> list[list[Span]]:
+    def _windows(self, doc: Document, block: list[Span], sizes: list[int], budget: int | None = None,
+                 overlap: int | None = None) -> list[list[Span]]:
         """Split an over-long paragraph by sentences, repeating ``overlap`` sentences between windows."""
         budget = budget or self.budget
         spans, lens = [], []
@@ -162,7 +188,7 @@ class Chunker:
             windows.append(spans[i:j])
             if j >= len(spans):
                 break
-            back = min(self.overlap, j - i - 1)
+            back = min(self.overlap if overlap is None else overlap, j - i - 1)
             while back and sum(lens[j - back : j + 1]) > budget:
                 back -= 1
             i = j - back

@@ -69,7 +69,8 @@ def test_empty_retrieval_and_unanswerable_questions():
     m = compute_metrics(rows)
     assert m["retrieval"] == {k: 0.0 for k in RETRIEVAL_KEYS}  # only the answerable question counts
     assert m["answer"] == {"accuracy": 0.0, "exact_match": 0.0, "answer_f1": 0.0, "abstention_recall": 0.5,
-                           "false_abstention_rate": 1.0, "citation_precision": 0.0, "median_answer_chars": 37.0}
+                           "false_abstention_rate": 1.0, "citation_precision": 0.0, "section_precision": None,
+                           "median_answer_chars": 37.0}
     assert m["latency_ms"] == {"p50": 7.0, "p95": 8.8}
 
 
@@ -105,3 +106,16 @@ def test_seed_dev_eval(seed_eval, seed_assistant):
         for c in row["citations"]:
             assert seed_assistant.index.texts[c["source"]][c["start"]:c["end"]] == c["quote"]
             assert isinstance(c["supported"], bool)
+
+
+def test_section_precision_counts_citations_naming_the_gold_article():
+    from evals.section_precision import SectionPrecisionEvaluator, article_of
+
+    assert article_of("Điều 35, khoản 2, điểm a") == "35" and article_of(None) is None
+    result = SectionPrecisionEvaluator().run(
+        ["Điều 35", "Điều 8, khoản 1", None, "Điều 2"],
+        [["luat.txt"], ["hon-nhan.txt"], [], ["cu-tru.txt"]],
+        [[("luat.txt", "Điều 35, khoản 1"), ("luat.txt", "Điều 34")], [("hon-nhan.txt", "Điều 8")],
+         [("x.txt", "Điều 1")], [("luat.txt", "Điều 2")]])  # the right article of the wrong law is wrong
+    assert result["individual_scores"] == [0.5, 1.0, None, 0.0]
+    assert result["score"] == 2 / 4

@@ -123,8 +123,21 @@ def _blank_pdf(pages: int = 2, password: str | None = None) -> bytes:
     return out.getvalue()
 
 
-def test_pdf_without_text_asks_for_ocr():
-    with pytest.raises(DocumentError, match=re.escape("scan.pdf: no text in its 2 page(s); a scanned PDF needs OCR")):
+def test_pdf_without_text_asks_for_ocr(monkeypatch):
+    from rag.ingest.formats import ocr
+
+    monkeypatch.setattr(ocr, "missing", lambda: "the Python package 'pytesseract' (pip install 'virag[ocr]' …)")
+    with pytest.raises(DocumentError, match=re.escape("scan.pdf: no text layer in its 2 page(s); reading a scanned "
+                                                      "PDF by OCR needs the Python package 'pytesseract'")):
+        read(_blank_pdf(), "scan.pdf", ".pdf")
+
+
+def test_blank_pages_give_nothing_even_by_ocr():
+    from rag.ingest.formats import ocr
+
+    if ocr.missing() is not None:
+        pytest.skip(f"OCR needs {ocr.missing()}")
+    with pytest.raises(DocumentError, match=re.escape("scan.pdf: no text in its 2 page(s), not even by OCR.")):
         read(_blank_pdf(), "scan.pdf", ".pdf")
 
 
