@@ -104,7 +104,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{'file':<{width}}  chunks  pages  encoding    indexed")
     for f in files:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.indexed)) if f.indexed else "—"
-        print(f"{f.source:<{width}}  {f.chunks:>6}  {f.pages or '—':>5}  {f.encoding or '—':<10}  {when}")
+        ocr = f"  (OCR: {len(f.ocr_pages)} of {f.pages} pages)" if f.ocr_pages else ""
+        print(f"{f.source:<{width}}  {f.chunks:>6}  {f.pages or '—':>5}  {f.encoding or '—':<10}  {when}{ocr}")
     for s in skipped:
         print(f"Skipped: {s.reason}")
     print(f"{len(files)} indexed, {len(skipped)} skipped ({kb.index_dir})", file=sys.stderr)

@@ -29,12 +29,14 @@ class IndexedFile:
     encoding: str | None = None  # text files, as detected
     indexed: float | None = None  # when it was last read (Unix time); None for indexes made before it was kept
     size: int | None = None  # bytes
+    ocr_pages: tuple[int, ...] = ()  # PDF pages read by OCR (scans)
 
 
 def indexed_files(manifest: Manifest) -> list[IndexedFile]:
     """The files of an index, in corpus order."""
     return [IndexedFile(source=source, chunks=int(e.get("chunks", 0)), pages=e.get("pages"),
-                        encoding=e.get("encoding"), indexed=e.get("indexed"), size=e.get("size"))
+                        encoding=e.get("encoding"), indexed=e.get("indexed"), size=e.get("size"),
+                        ocr_pages=tuple(e.get("ocr_pages", ())))
             for source, e in manifest.files.items()]
 
 

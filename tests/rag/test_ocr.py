@@ -65,6 +65,9 @@ def test_a_scanned_pdf_is_read_by_ocr_and_answers_with_its_page(scan, settings, 
     qa = Assistant.from_folder(corpus, settings=settings.with_(answerer="reader"), index_dir=corpus.parent / "index",
                                encoder=encoder)
     assert qa.index.manifest.files["ban-scan.pdf"]["ocr_pages"] == list(document.ocr_pages)
+    from rag.index.catalogue import indexed_files
+
+    assert indexed_files(qa.index.manifest)[0].ocr_pages == (1, 2)
     answer = qa.ask("Hội thảo chuyển đổi số ngành thủy sản có bao nhiêu đại biểu tham dự?")
     assert "86" in answer.short_answer.text
     c = answer.citations[0]
