@@ -20,13 +20,13 @@ _ASKS_CONTENT = {"quy", "dinh", "gi", "noi", "dung", "ve", "the", "nao", "cua", 
 QUOTE_CHARS = 300  # of the unit's body quoted after its heading: whole lines, at least one
 
 
-def asks_for_content(query: Query) -> bool:
-    """The question names a unit and asks nothing narrower than what it says."""
+def asks_for_content(query: Query, title: str = "") -> bool:
+    """The question names a unit (and perhaps its document, ``title``) and asks nothing narrower than what it says."""
     ref = query.reference
     if not ref:
         return False
     named = {"dieu", "khoan", "diem", ref.article, ref.clause, ref.point, *ref.document}
-    named |= {part for word in ref.document for part in re.split(r"[/.-]", word)}
+    named |= {part for word in [*ref.document, *fold(title.lower()).split()] for part in re.split(r"[/.,-]", word)}
     return all(fold(t) in named or fold(t) in _ASKS_CONTENT for t in query.terms)
 
 
@@ -46,11 +46,11 @@ class ArticleAnswers:
 
     def _unit(self, query: Query, retrieval: Retrieval) -> tuple[str, Unit, Unit] | None:
         """(source, the Điều, the unit asked: the Điều or its khoản or điểm) for the first named passage."""
-        if not retrieval.named or not asks_for_content(query):
+        if not retrieval.named:
             return None
         ref, source = query.reference, retrieval.passages[0].chunk.source
         found = self.index.outline(source)
-        if found is None:
+        if found is None or not asks_for_content(query, f"{found.title} {found.number}"):
             return None
         article = next((u for u in found.articles() if u.number == ref.article), None)
         if article is None:

@@ -20,10 +20,10 @@ _ARTICLE = re.compile(r"\bdieu\s+(\d{1,3}[a-z]?)\b")
 _CLAUSE = re.compile(r"\bkhoan\s+(\d{1,3}[a-z]?)\b")
 _POINT = re.compile(r"\bdiem\s+([a-z])\b(?=\s+(?:khoan|dieu)\b)")
 _KIND = r"bo luat|luat|nghi dinh|nghi quyet|thong tu|quyet dinh|phap lenh|chi thi"
-_DOCUMENT = re.compile(rf"\b(?:{_KIND})\b(?:\s+(?:so\s+)?[\w/.-]+){{0,8}}")
+_DOCUMENT = re.compile(rf"\b(?:{_KIND})\b(?:,?\s+(?:so\s+)?[\w/.-]+){{0,10}}")
 # words that end the document's name in a question ("… lao động quy định gì")
-_STOP = {"quy", "dinh", "thi", "co", "la", "gi", "nao", "ve", "cua", "theo", "tai", "nhu", "bao", "nhieu",
-         "khi", "duoc", "phai", "nhung", "cac", "trong", "de", "va", "hay", "neu"}
+_STOP = {"quy", "thi", "co", "la", "gi", "nao", "ve", "cua", "theo", "tai", "nhu", "bao", "nhieu",
+         "khi", "duoc", "phai", "nhung", "cac", "trong", "de", "hay", "neu"}
 # A section path from the chunker: 'Chương III › Điều 35 › khoản 2–4 › điểm a–đ'
 _PART = re.compile(r"(Điều|khoản|điểm) (\w+)(?:–(\w+))?")
 
@@ -123,10 +123,12 @@ class Sections:
                 places = [(i, p) for i, p in places if p.points is None or _in_range(ref.point, *p.points)] or places
         if not places:
             return []
-        match = {i: self._document_match(self.chunks[i].source, ref.document) for i, _ in places}
-        best = max(match.values())
-        if best > 0:
-            places = [(i, p) for i, p in places if match[i] == best]
+        if ref.document:  # the document the question names: the best match among all, not only those with the article
+            sources = list(dict.fromkeys(c.source for c in self.chunks if c.section))
+            match = {source: self._document_match(source, ref.document) for source in sources}
+            best = max(match.values(), default=0.0)
+            if best > 0:
+                places = [(i, p) for i, p in places if match[self.chunks[i].source] == best]
         return [(i, 0 if p.starts_article and ref.clause is None else 1) for i, p in places]
 
     @staticmethod

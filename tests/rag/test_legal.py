@@ -160,3 +160,8 @@ def test_the_cli_and_json_name_the_article(legal_qa):
     assert "[1] Điều 36 — Bộ luật Lao động 2019: bo-luat-lao-dong-2019-trich.txt (" in render_answer(answer)
     cited = answer.to_dict()["citations"][0]
     assert (cited["section"], cited["document"]) == ("Điều 36", "Bộ luật Lao động 2019")
+
+
+def test_an_article_the_named_law_lacks_is_not_taken_from_another_law(legal_qa):
+    answer = legal_qa.ask("Điều 36 Luật Cư trú quy định gì?")  # the excerpt of Luật Cư trú stops at Điều 12
+    assert not any(c.section and c.section.startswith("Điều 36") for c in answer.citations)
