@@ -165,3 +165,26 @@ def test_the_cli_and_json_name_the_article(legal_qa):
 def test_an_article_the_named_law_lacks_is_not_taken_from_another_law(legal_qa):
     answer = legal_qa.ask("Điều 36 Luật Cư trú quy định gì?")  # the excerpt of Luật Cư trú stops at Điều 12
     assert not any(c.section and c.section.startswith("Điều 36") for c in answer.citations)
+
+
+def test_the_structure_is_read_the_same_from_word_and_html():
+    import html
+    import io
+
+    import docx
+
+    from rag.ingest.formats import read
+
+    text = text_of(DECREE)
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    document = docx.Document()
+    for line in lines:
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    page = "<html><body><article>" + "".join(f"<p>{html.escape(line)}</p>" for line in lines) + "</article></body></html>"
+    expected = outline(text)
+    for raw, suffix in ((buffer.getvalue(), ".docx"), (page.encode(), ".html")):
+        found = outline(read(raw, f"nd{suffix}", suffix).text)
+        assert (found.title, found.number) == (expected.title, expected.number), suffix
+        assert [(u.kind, u.number) for u in found.units] == [(u.kind, u.number) for u in expected.units], suffix
