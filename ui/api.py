@@ -263,6 +263,8 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):
+        if not request.url.path.startswith("/v1/"):  # the chat mounted beside the API has its own limits
+            return await call_next(request)
         limit = upload_bytes if request.url.path.rstrip("/") == "/v1/documents" else int(config.max_body_mb * 1e6)
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:

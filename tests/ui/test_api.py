@@ -230,3 +230,7 @@ def test_the_chat_serves_the_api_beside_it(ui_url):
     assert httpx.get(f"{ui_url}docs", timeout=30).status_code == 200
     body = json.loads(httpx.get(f"{ui_url}openapi.json", timeout=30).text)
     assert "/v1/chat/completions" in body["paths"]
+    # the API's 1 MB limit on JSON bodies is not the chat's: a 2 MB upload still reaches Gradio
+    upload = httpx.post(f"{ui_url}gradio_api/upload", files=[("files", ("lon.txt", b"a " * 1_000_000, "text/plain"))],
+                        timeout=60)
+    assert upload.status_code == 200, upload.text
