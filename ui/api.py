@@ -386,6 +386,12 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
         summary = service.remove_file(name)
         return {"deleted": name, "summary": summary}
 
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def unknown(rest: str) -> None:
+        """Any other /v1 route: OpenAI's 404 (mounted beside the chat, the chat would answer it otherwise)."""
+        raise ApiError(404, f"Unknown route /v1/{rest}; see /docs for the routes this server has.",
+                       code="unknown_url")
+
     return app
 
 

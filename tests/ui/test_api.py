@@ -225,6 +225,7 @@ def test_the_chat_serves_the_api_beside_it(ui_url):
     """One process: the Gradio page and the API share the loaded model and index."""
     page = httpx.get(ui_url, timeout=30)
     assert page.status_code == 200 and "gradio" in page.text.lower()
+    assert httpx.get(f"{ui_url}v1/nothing-here", timeout=30).json()["error"]["code"] == "unknown_url"
     models = httpx.get(f"{ui_url}v1/models", timeout=30).json()
     assert models["data"][0]["id"] == "virag-corpus"
     assert httpx.get(f"{ui_url}docs", timeout=30).status_code == 200
