@@ -123,6 +123,8 @@ class TableAnswers:
         found: list[tuple[int, str, tuple[int, int], list[tuple[int, int]], list[str]]] = []
         for p in retrieval.readable(self.passages):
             text = self.index.texts[p.chunk.source]
+            if " | " not in text[p.chunk.start:p.chunk.end]:  # most passages hold no table
+                continue
             for m in _ROW.finditer(text, p.chunk.start, p.chunk.end):
                 header = _header(text, m.start())
                 cells = _cells(text, m.start(), m.end())
