@@ -188,3 +188,25 @@ def test_the_structure_is_read_the_same_from_word_and_html():
         found = outline(read(raw, f"nd{suffix}", suffix).text)
         assert (found.title, found.number) == (expected.title, expected.number), suffix
         assert [(u.kind, u.number) for u in found.units] == [(u.kind, u.number) for u in expected.units], suffix
+
+
+def test_the_structure_survives_a_pdf():
+    """PDF lines are rejoined into paragraphs; a line opening a khoản or điểm must start one."""
+    from fpdf import FPDF
+
+    from benchmarks.ocr_cer import FONT
+    from rag.ingest.formats import read
+
+    if not Path(FONT).exists():
+        pytest.skip(f"needs the DejaVu font ({FONT}; apt-get install fonts-dejavu-core)")
+    text = text_of(DECREE)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("dejavu", "", FONT)
+    pdf.set_font("dejavu", size=10)
+    for line in (line.strip() for line in text.split("\n")):
+        if line:
+            pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    found, expected = outline(read(bytes(pdf.output()), "nd.pdf", ".pdf").text), outline(text)
+    assert found.title == expected.title
+    assert [(u.kind, u.number) for u in found.units] == [(u.kind, u.number) for u in expected.units]

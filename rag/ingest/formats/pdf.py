@@ -3,7 +3,8 @@
 pypdf extracts each page's text; this module only rejoins the lines that the PDF wrapped
 inside a paragraph. pypdf reports where each line sits, so a line is joined to the next one
 when both are in the same font and size, the gap between them is an ordinary line gap (not
-a paragraph gap), and the first one runs to (nearly) the full width of the page's text. When
+a paragraph gap), the first one runs to (nearly) the full width of the page's text, and the second
+does not open a numbered or lettered item ("2. …", "b) …", "Điều 5. …"). When
 positions are not available, a line that ends a sentence (``. ! ? : ; …``) also ends its
 paragraph. Paragraphs are separated by a newline, pages by a blank line.
 
@@ -30,6 +31,9 @@ PAGE_SEPARATOR = "\n\n"
 MIN_LETTERS = 20  # a page with fewer letters in its text layer is a scan (or has none): OCR reads it
 _ENDS_SENTENCE = re.compile(r"[.!?:;…\"'”’)\]»]\s*$")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# A line that opens a numbered or lettered item ("2. …", "b) …", "Điều 5. …") starts a paragraph: the
+# clauses and points of laws and decrees, and list items anywhere.
+_ITEM = re.compile(r"(?:\d{1,3}[a-zđ]?\.|[a-zđ]\)|Điều \d+[a-zđ]?[.:])\s")
 _PARAGRAPH_GAP = 1.35  # a gap this many times the usual line gap starts a paragraph
 _FULL_LINE = 0.8  # a line this share of the page's full width may continue on the next
 
@@ -67,7 +71,7 @@ def _page_lines(page) -> list[_Line]:
 
 def _continues(a: _Line, b: _Line, wide: int, usual_gap: float | None) -> bool:
     """Whether line ``b`` continues the paragraph of line ``a``."""
-    if not a.text or not b.text or len(a.text) < _FULL_LINE * wide:
+    if not a.text or not b.text or len(a.text) < _FULL_LINE * wide or _ITEM.match(b.text):
         return False
     if a.y is None or b.y is None or usual_gap is None:
         return not _ENDS_SENTENCE.search(a.text)
