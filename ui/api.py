@@ -34,6 +34,7 @@ from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
@@ -175,10 +176,10 @@ def models(service: ChatService) -> dict[str, str]:
     return names
 
 
-def _answerer(service: ChatService, model: str | None) -> str:
-    known = models(service)
+def _answerer(known: dict[str, str], model: str | None) -> str:
+    """The answerer ``model`` names (None: the first model's, the configured one); 404 for a name not served."""
     if model is None:
-        return service.settings.answerer
+        return next(iter(known.values()))
     if model not in known:
         raise ApiError(404, f"The model '{model}' does not exist; this server has: {', '.join(known)}.",
                        code="model_not_found", param="model")
@@ -198,13 +199,17 @@ def _conversation(messages: list[Message], max_chars: int) -> tuple[str, list[st
     if messages[-1].role != "user":
         raise ApiError(400, "The last message must be the user's question (role 'user').", param="messages")
     users = [m.text() for m in messages if m.role == "user"]
-    question = users[-1]
-    if not question.strip():
+    if not users[-1].strip():
         raise ApiError(400, "Câu hỏi trống. / The question is empty.", param="messages")
+    return _within(users[-1], max_chars, "messages"), users[:-1]
+
+
+def _within(question: str, max_chars: int, param: str) -> str:
+    """``question``, or a 400 when it is longer than the server takes (the library would cut it short)."""
     if len(question) > max_chars:
         raise ApiError(400, f"The question has {len(question)} characters; at most {max_chars} are allowed.",
-                       param="messages")
-    return question, users[:-1]
+                       param=param)
+    return question
 
 
 def _completion_id() -> str:
@@ -223,6 +228,7 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
     max_chars = service.settings.max_question_chars
     upload_bytes = int(service.limits.max_mb * 1e6 * service.limits.max_files) + 1_000_000
     started = int(time.time())
+    served = models(service)  # the answerers are the settings' and the shipped weights': fixed while serving
 
     app = FastAPI(title="virag", version="1", summary="Cited question answering over Vietnamese documents, "
                   "through OpenAI's chat-completions protocol and native routes.")
@@ -282,20 +288,20 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
     def healthz() -> dict:
         """Liveness: the model and index are loaded."""
         return {"status": "ok", "documents": len(service.assistant.index.manifest.files),
-                "models": list(models(service))}
+                "models": list(served)}
 
     @app.get("/v1/models", tags=["openai"], **v1)
     def list_models() -> dict:
         """One model per answerer over the served corpus; the bare corpus name answers as configured."""
         return {"object": "list", "data": [{"id": name, "object": "model", "created": started, "owned_by": "virag",
-                                            "answerer": answerer} for name, answerer in models(service).items()]}
+                                            "answerer": answerer} for name, answerer in served.items()]}
 
     @app.post("/v1/chat/completions", tags=["openai"], response_model=None, **v1)
     def chat_completions(body: ChatRequest) -> dict | StreamingResponse:
         """Answer the last user message; earlier user messages make it a follow-up. The answer's ``content``
         carries ``[n]`` markers; ``citations``, ``short_answer``, ``abstained`` and ``passages`` come beside
         ``choices`` (when streaming: in the last chunk)."""
-        answerer = _answerer(service, body.model)
+        answerer = _answerer(served, body.model)
         question, history = _conversation(body.messages, max_chars)
         ticket = gate.admit()
         head = {"id": _completion_id(), "created": int(time.time()), "model": body.model}
@@ -329,17 +335,15 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
             yield _sse("[DONE]")
 
         # the ticket is also freed when a client leaves before the stream starts
-        return StreamingResponse(events(), media_type="text/event-stream", background=_Release(ticket))
+        return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(ticket.release))
 
     @app.post("/v1/ask", tags=["virag"], **v1)
     def ask(body: AskRequest) -> dict:
         """The JSON of ``virag ask --json``: the answer, its citations, the short answer and the passages."""
-        answerer = _answerer(service, body.model)
-        if len(body.question) > max_chars:
-            raise ApiError(400, f"The question has {len(body.question)} characters; at most {max_chars} are "
-                           "allowed.", param="question")
+        answerer = _answerer(served, body.model)
+        question = _within(body.question, max_chars, "question")
         with gate.admit():
-            answer = service.ask(body.question, top_k=body.top_k, answerer=answerer, history=body.history)
+            answer = service.ask(question, top_k=body.top_k, answerer=answerer, history=body.history)
         return answer.to_dict()
 
     @app.get("/v1/documents", tags=["virag"], **v1)
@@ -393,16 +397,6 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
                        code="unknown_url")
 
     return app
-
-
-class _Release:
-    """A response background task: frees a ticket once the response is over, however it ended."""
-
-    def __init__(self, ticket: _Ticket) -> None:
-        self.ticket = ticket
-
-    async def __call__(self) -> None:
-        self.ticket.release()
 
 
 # -- serving ------------------------------------------------------------------

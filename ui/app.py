@@ -93,7 +93,7 @@ class _Handlers:
         if kind == "c":
             item = next((c for c in answer.get("citations", []) if c["n"] == n), None)
             label = f"Trích dẫn [{n}]"
-            where = " — ".join(x for x in (item.get("section"), item.get("document")) if x) if item else ""
+            where = render.reference(item) if item else ""
             label += f": {where}" if where else ""
         else:
             item = next((p for p in answer.get("passages", []) if p["rank"] == n), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ..index.store import StoredIndex
-from ..ingest.structure import Unit
+from ..ingest.structure import Unit, lines
 from ..search.query import Query
 from ..types import Answer, Retrieval, ShortAnswer
 from ..vietnamese import fold
@@ -52,18 +52,8 @@ class ArticleAnswers:
         found = self.index.outline(source)
         if found is None or not asks_for_content(query, f"{found.title} {found.number}"):
             return None
-        article = next((u for u in found.articles() if u.number == ref.article), None)
-        if article is None:
-            return None
-        asked = article
-        for kind, number in (("khoan", ref.clause), ("diem", ref.point)):
-            if number:
-                inner = [u for u in found.units if u.kind == kind and asked.start <= u.start < asked.end
-                         and fold(u.number) == number]
-                if not inner:
-                    break
-                asked = inner[0]
-        return source, article, asked
+        path = found.locate(ref.article, ref.clause, ref.point)
+        return (source, path[0], path[-1]) if path else None
 
     def answer(self, query: Query, retrieval: Retrieval) -> Answer | None:
         found = self._unit(query, retrieval)
@@ -72,20 +62,18 @@ class ArticleAnswers:
     def _answer(self, query: Query, retrieval: Retrieval, source: str, article: Unit, asked: Unit) -> Answer:
         text = self.index.texts[source]
         heading = cite(self.index, 1, source, article.start, article.heading_end, 1.0)
-        body_start = asked.heading_end if asked is article else asked.start
-        lines = [m.span() for m in re.finditer(r"[^\r\n]*\S[^\r\n]*", text[body_start:asked.end])]
-        end = body_start
-        for a, b in lines:
-            if end > body_start and b - lines[0][0] > QUOTE_CHARS:
+        body = lines(text, asked.heading_end if asked is article else asked.start, asked.end)
+        start = end = body[0][0] if body else asked.end
+        for _, b in body:  # whole lines, at least one
+            if end > start and b - start > QUOTE_CHARS:
                 break
-            end = body_start + b
-        start = body_start + lines[0][0] if lines else body_start
+            end = b
         parts = [heading]
         if end > start:
             parts.append(cite(self.index, 2, source, start, end, 1.0))
         short = ShortAnswer(text=heading.quote, source=source, start=heading.start, end=heading.end, score=1.0)
         more = "…" if end < asked.end else ""
-        body = f" {' '.join(parts[1].quote.split())}{more} [2]" if len(parts) > 1 else ""
-        return Answer(question=query.text, text=f"**{' '.join(heading.quote.split())}** [1]{body}",
+        quoted = f" {' '.join(parts[1].quote.split())}{more} [2]" if len(parts) > 1 else ""
+        return Answer(question=query.text, text=f"**{' '.join(heading.quote.split())}** [1]{quoted}",
                       citations=parts, abstained=False, passages=retrieval.passages, confidence=1.0,
                       answerer=self.name, short_answer=short)

@@ -9,14 +9,16 @@ exact offsets; :class:`TableAnswers` looks a value up when the question names a 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from ..index.store import StoredIndex
+from ..ingest.chunking import TABLE_ROW
+from ..ingest.structure import lines
 from ..search.query import Query
 from ..types import Answer, Retrieval, ShortAnswer
 from ..vietnamese import syllables
 from .cite import cite
-
-_ROW = re.compile(r"[^\n]*\S \| \S[^\n]*")
 
 
 class TableView:
@@ -49,19 +51,13 @@ class TableView:
             at += len(label)
 
         cursor = start
-        for m in _ROW.finditer(source, start, end):
-            header = _header(source, m.start())
-            if header is None or (m.start(), m.end()) == header[0]:
-                continue
-            cells = _cells(source, m.start(), m.end())
-            if len(cells) != len(header[1]):
-                continue
-            copy(cursor, m.start())
-            for k, ((a, b), name) in enumerate(zip(cells, header[1])):
+        for row in table_rows(source, start, end):
+            copy(cursor, row.start)
+            for k, ((a, b), name) in enumerate(zip(row.cells, row.names)):
                 say(f"{'; ' if k else ''}{name}: ")
                 copy(a, b)
             say(".")
-            cursor = m.end()
+            cursor = row.end
         copy(cursor, end)
         return cls("".join(parts), pieces)
 
@@ -83,19 +79,43 @@ def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [*cells, (a, end)]
 
 
-def _header(text: str, row_start: int) -> tuple[tuple[int, int], list[str]] | None:
-    """The first row of the table holding the row at ``row_start``: its span and its cells."""
+class Row(NamedTuple):
+    """A table row that is not its table's header: its span, its cells' spans, its header's cell texts."""
+
+    start: int
+    end: int
+    cells: list[tuple[int, int]]
+    names: list[str]
+
+
+def table_rows(text: str, start: int, end: int) -> Iterator[Row]:
+    """The rows of ``text[start:end]`` under a header with as many cells (the header, found once per
+    table, may lie before ``start``)."""
+    if " | " not in text[start:end]:  # most passages hold no table
+        return
+    header, previous = None, None
+    for s, e in lines(text, start, end):
+        if not TABLE_ROW.search(text, s, e):
+            header = None
+            continue
+        if header is None or text.count("\n", previous, s) != 1:  # a new table, or a blank line between
+            header = _header(text, s)
+        previous = e
+        cells = _cells(text, s, e)
+        if header[0] != (s, e) and len(cells) == len(header[1]):
+            yield Row(s, e, cells, header[1])
+
+
+def _header(text: str, row_start: int) -> tuple[tuple[int, int], list[str]]:
+    """The first row of the table holding the row at ``row_start``: its span and its cells' texts."""
     first = row_start
     while first > 0:
         before = text.rfind("\n", 0, first - 1) + 1
-        line = text[before:first - 1]
-        if not _ROW.fullmatch(line):
+        if not TABLE_ROW.search(text, before, first - 1):
             break
         first = before
     end = text.find("\n", first)
     end = len(text) if end < 0 else end
-    if not _ROW.fullmatch(text[first:end]):
-        return None
     return (first, end), [text[a:b] for a, b in _cells(text, first, end)]
 
 
@@ -120,28 +140,22 @@ class TableAnswers:
 
     def answer(self, query: Query, retrieval: Retrieval) -> Answer | None:
         asked = set(syllables(query.text, folded=query.folded))
-        found: list[tuple[int, str, tuple[int, int], list[tuple[int, int]], list[str]]] = []
+        found: list[tuple[int, str, Row]] = []
         for p in retrieval.readable(self.passages):
             text = self.index.texts[p.chunk.source]
-            if " | " not in text[p.chunk.start:p.chunk.end]:  # most passages hold no table
-                continue
-            for m in _ROW.finditer(text, p.chunk.start, p.chunk.end):
-                header = _header(text, m.start())
-                cells = _cells(text, m.start(), m.end())
-                if header is None or header[0] == (m.start(), m.end()) or len(cells) != len(header[1]):
-                    continue
-                named = max((len(words) for a, b in cells
+            for row in table_rows(text, p.chunk.start, p.chunk.end):
+                named = max((len(words) for a, b in row.cells
                              if (words := syllables(text[a:b], folded=query.folded))
                              and any(c.isalpha() for c in text[a:b]) and len(words) <= self.NAME_SYLLABLES
                              and set(words) <= asked), default=0)
                 if named:
-                    found.append((named, p.chunk.source, (m.start(), m.end()), cells, header[1]))
+                    found.append((named, p.chunk.source, row))
         if not found:
             return None
         found.sort(key=lambda f: -f[0])
-        if len(found) > 1 and found[1][0] == found[0][0] and found[1][2] != found[0][2]:
+        if len(found) > 1 and found[1][0] == found[0][0] and found[1][2][:2] != found[0][2][:2]:
             return None
-        _, source, (start, end), cells, names = found[0]
+        _, source, (start, end, cells, names) = found[0]
         text = self.index.texts[source]
         overlap = [len(set(syllables(name, folded=query.folded)) & asked) for name in names]
         for k, (a, b) in enumerate(cells):  # the row's own name is not the column asked for

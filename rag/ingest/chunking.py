@@ -13,13 +13,12 @@ from collections.abc import Callable
 
 from ..types import Chunk, Document, Span
 from ..vietnamese import match_key
-from .structure import STRUCTURE_RULES, Outline, Unit, outline
+from .structure import STRUCTURE_RULES, Outline, Unit, lines, outline
 
 logger = logging.getLogger(__name__)
 
 
-_LINE = re.compile(r"[^\r\n]+")
-_TABLE_ROW = re.compile(r"\S \| \S")  # a table row as the DOCX and HTML readers write it: cells joined by " | "
+TABLE_ROW = re.compile(r"\S \| \S")  # a table row as the DOCX and HTML readers write it: cells joined by " | "
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space and a capital, digit or
 # quote. Quotes may stand apart from the words (`. " Hai ngày sau`), as in text detokenised from
 # word-segmented corpora.
@@ -108,11 +107,8 @@ class Chunker:
                 blocks.append((pending + table, table[0]))
                 pending, table = [], []
 
-        for m in _LINE.finditer(doc.text):
-            s, e = _trim(doc.text, m.start(), m.end())
-            if s == e:
-                continue
-            if _TABLE_ROW.search(doc.text, s, e):  # rows are kept, even repeated ones, and never split
+        for s, e in lines(doc.text):
+            if TABLE_ROW.search(doc.text, s, e):  # rows are kept, even repeated ones, and never split
                 table.append((s, e))
                 continue
             end_table()

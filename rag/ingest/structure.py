@@ -19,6 +19,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from ..types import Span
+from ..vietnamese import fold
 
 MIN_ARTICLES = 3
 STRUCTURE_RULES = 1  # part of the index's chunker key: bump when outlines change
@@ -89,10 +90,9 @@ class Outline:
         """The units holding ``offset``, outermost first (a Chương, its Điều, the khoản, the điểm)."""
         return tuple(u for u in self.units if u.start <= offset < u.end)
 
-    def label_at(self, offset: int, *, deepest: str = "diem") -> str:
-        """'Chương III › Điều 35 › khoản 2' for ``offset``, down to the ``deepest`` kind."""
-        limit = LEVELS[deepest]
-        return " › ".join(u.label for u in self.path(offset) if u.level <= limit or u.kind in ("ghichu", "ket"))
+    def label_at(self, offset: int) -> str:
+        """'Chương III › Điều 35 › khoản 2' for ``offset``."""
+        return " › ".join(u.label for u in self.path(offset))
 
     def citation_label(self, start: int, end: int) -> str:
         """'Điều 35, khoản 2' for a quote ``[start, end)``: the deepest units holding all of it, from the Điều."""
@@ -106,10 +106,26 @@ class Outline:
     def articles(self) -> list[Unit]:
         return [u for u in self.units if u.kind == "dieu"]
 
+    def locate(self, article: str, clause: str | None = None, point: str | None = None) -> list[Unit]:
+        """The Điều numbered ``article``, then its khoản ``clause`` and the điểm ``point`` inside that
+        (numbers compared without diacritics: 'd' finds 'đ'), as far as they exist; [] without the Điều."""
+        path = [u for u in self.articles() if u.number == article][:1]
+        for kind, number in (("khoan", clause), ("diem", point)):
+            if not path or not number:
+                continue
+            outer = path[-1]
+            inner = next((u for u in self.units if u.kind == kind and outer.start <= u.start < outer.end
+                          and fold(u.number) == number), None)
+            if inner is None:
+                break
+            path.append(inner)
+        return path
 
-def _lines(text: str) -> list[Span]:
+
+def lines(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """The non-blank lines of ``text[start:end]``, each without the whitespace around it."""
     spans = []
-    for m in _LINE.finditer(text):
+    for m in _LINE.finditer(text, start, len(text) if end is None else end):
         s, e = m.start(), m.end()
         while s < e and text[s].isspace():
             s += 1
@@ -145,14 +161,14 @@ def title_of(text: str, head_end: int) -> tuple[str, str]:
         kind = " ".join(words[:-1]).capitalize()
         name = words[-1]
     else:
-        lines = [head[s:e] for s, e in _lines(head)]
-        for i, line in enumerate(lines):
+        rows = [head[s:e] for s, e in lines(head)]
+        for i, line in enumerate(rows):
             m = _KIND_LINE.fullmatch(line)
             if m and _is_caps(m.group(1)):
                 kind = m.group(1).capitalize()
                 rest = m.group(2).strip()
-                if not rest and i + 1 < len(lines) and len(lines[i + 1].split()) <= 10 and kind in _STATUTES:
-                    rest = lines[i + 1]
+                if not rest and i + 1 < len(rows) and len(rows[i + 1].split()) <= 10 and kind in _STATUTES:
+                    rest = rows[i + 1]
                 name = rest.strip("()")
                 break
     if not kind:
@@ -166,8 +182,8 @@ def title_of(text: str, head_end: int) -> tuple[str, str]:
 
 def outline(text: str) -> Outline | None:
     """The structure of ``text``, or ``None`` when it is not a numbered legal text."""
-    lines = _lines(text)
-    heads = [(i, _heading(text[s:e])) for i, (s, e) in enumerate(lines)]
+    spans = lines(text)
+    heads = [(i, _heading(text[s:e])) for i, (s, e) in enumerate(spans)]
     if sum(1 for _, h in heads if h and h[0] == "dieu") < MIN_ARTICLES:
         return None
     first = next(i for i, h in heads if h)
@@ -176,7 +192,7 @@ def outline(text: str) -> Outline | None:
     units: list[Unit] = []
     content: list[Span] = []
     stack: list[tuple[str, str, int, int, str]] = []
-    in_article, skipping, end_of_text = False, False, lines[-1][1]
+    in_article, skipping, end_of_text = False, False, spans[-1][1]
 
     def close(level: int, at: int) -> None:
         while stack and LEVELS[stack[-1][0]] >= level:
@@ -187,22 +203,19 @@ def outline(text: str) -> Outline | None:
         return content[-1][1] if content else default
 
     i = first
-    while i < len(lines):
-        s, e = lines[i]
+    while i < len(spans):
+        s, e = spans[i]
         line = text[s:e]
         head = heads[i][1]
         note = _NOTE.match(line) if i > last_article else None
         if i > last_article and not note and (_CLOSING.match(line) or _SIGNOFF.match(line) or skipping):
-            if _CLOSING.match(line) and not skipping:
+            if not skipping:
                 close(0, last_end(s))
-                stack.append(("ket", "", s, e, ""))
-                content.append((s, e))
-                close(0, e)
-                skipping = True  # what follows the closing line is the sign-off
-            else:
-                if not skipping:
-                    close(0, last_end(s))
-                skipping = True
+                if _CLOSING.match(line):  # content, but no article's; what follows it is the sign-off
+                    stack.append(("ket", "", s, e, ""))
+                    content.append((s, e))
+                    close(0, e)
+            skipping = True
             i += 1
             continue
         if note:
@@ -216,11 +229,11 @@ def outline(text: str) -> Outline | None:
             kind, number, title = head
             close(LEVELS[kind], last_end(s))
             heading_end = e
-            while kind != "dieu" and i + 1 < len(lines) and _is_caps(text[slice(*lines[i + 1])]) \
-                    and not _heading(text[slice(*lines[i + 1])]) and len(title) < 300:
+            while kind != "dieu" and i + 1 < len(spans) and _is_caps(text[slice(*spans[i + 1])]) \
+                    and not _heading(text[slice(*spans[i + 1])]) and len(title) < 300:
                 i += 1  # "Chương III" then "HỢP ĐỒNG LAO ĐỘNG" on the next line(s)
-                heading_end = lines[i][1]
-                title = f"{title} {text[lines[i][0]:heading_end]}".strip()
+                heading_end = spans[i][1]
+                title = f"{title} {text[spans[i][0]:heading_end]}".strip()
             stack.append((kind, number, s, heading_end, title))
             in_article = kind == "dieu"
             content.append((s, heading_end))
@@ -240,5 +253,5 @@ def outline(text: str) -> Outline | None:
         i += 1
     close(0, last_end(end_of_text))
     units.sort(key=lambda u: (u.start, u.level))
-    title, number = title_of(text, lines[first][0])
+    title, number = title_of(text, spans[first][0])
     return Outline(title=title, number=number, units=tuple(units), content=tuple(content))

@@ -8,13 +8,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from ..ingest.structure import Outline
 from ..types import Chunk
 from ..vietnamese import fold
+
+if TYPE_CHECKING:
+    from ..index.store import StoredIndex
 
 _ARTICLE = re.compile(r"\bdieu\s+(\d{1,3}[a-z]?)\b")
 _CLAUSE = re.compile(r"\bkhoan\s+(\d{1,3}[a-z]?)\b")
@@ -78,9 +80,9 @@ class _Place:
 class Sections:
     """The chunks of an index by the article they hold, and the words of their documents' titles."""
 
-    def __init__(self, chunks: list[Chunk], title: Callable[[str], str]) -> None:
-        self.chunks = chunks
-        self.title = title  # source → 'Bộ luật Lao động 2019 45/2019/QH14' (read when a question names one)
+    def __init__(self, index: StoredIndex) -> None:
+        self.index = index
+        self.chunks = index.chunks
 
     @cached_property
     def _places(self) -> dict[str, list[tuple[int, _Place]]]:
@@ -100,12 +102,19 @@ class Sections:
             found.setdefault(article, []).append((i, place))
         return found
 
+    @cached_property
+    def _titles(self) -> dict[str, tuple[set[str], set[str]]]:
+        """Each structured source's title and number as folded words, and the numbers in them."""
+        titles = {}
+        for source in dict.fromkeys(c.source for c in self.chunks if c.section):
+            found = self.index.outline(source)
+            words = set(re.findall(r"[\w/.-]+", fold(f"{found.title} {found.number}".lower()))) if found else set()
+            titles[source] = (words, {n for w in words for n in re.findall(r"\d+", w)})
+        return titles
+
     def _document_match(self, source: str, words: tuple[str, ...]) -> float:
         """The share of the question's document words found in the source's title (and number)."""
-        if not words:
-            return 0.0
-        title = set(re.findall(r"[\w/.-]+", fold(self.title(source).lower())))
-        numbers = {n for w in title for n in re.findall(r"\d+", w)}
+        title, numbers = self._titles[source]
         hits = sum(1 for w in words if w in title or (w.isdigit() and w in numbers)
                    or any(t.startswith(w + "/") for t in title))
         return hits / len(words)
@@ -124,28 +133,25 @@ class Sections:
         if not places:
             return []
         if ref.document:  # the document the question names: the best match among all, not only those with the article
-            sources = list(dict.fromkeys(c.source for c in self.chunks if c.section))
-            match = {source: self._document_match(source, ref.document) for source in sources}
+            match = {source: self._document_match(source, ref.document) for source in self._titles}
             best = max(match.values(), default=0.0)
             if best > 0:
                 places = [(i, p) for i, p in places if match[self.chunks[i].source] == best]
         return [(i, 0 if p.starts_article and ref.clause is None else 1) for i, p in places]
 
-    @staticmethod
-    def narrow(chunk: Chunk, ref: Reference, found: Outline | None, text: str) -> Chunk:
-        """``chunk`` cut to the khoản (and điểm) ``ref`` names, when it holds more than that
-        (``text``: the chunk's document)."""
+    def narrow(self, chunk: Chunk, ref: Reference) -> Chunk:
+        """``chunk`` cut to the khoản (and điểm) ``ref`` names, when it holds more than that."""
+        found = self.index.outline(chunk.source)
         if found is None or not ref.clause:
             return chunk
         start, end = chunk.start, chunk.end
-        for kind, number in (("khoan", ref.clause), ("diem", ref.point)):
-            unit = next((u for u in found.units if u.kind == kind and fold(u.number) == number
-                         and start <= u.start < end and u.end <= end), None) if number else None
-            if unit is None:
+        for unit in found.locate(ref.article, ref.clause, ref.point)[1:]:
+            if not (start <= unit.start < end and unit.end <= end):
                 break
             start, end = unit.start, unit.end
         spans = tuple((a, b) for a, b in chunk.sentences if a >= start and b <= end)
         if (start, end) == (chunk.start, chunk.end) or not spans:
             return chunk
+        text = self.index.texts[chunk.source]
         return replace(chunk, start=spans[0][0], end=spans[-1][1], sentences=spans,
                        text=" ".join(text[a:b] for a, b in spans), section=found.label_at(spans[0][0]))

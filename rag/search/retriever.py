@@ -60,11 +60,7 @@ class HybridRetriever:
     @cached_property
     def sections(self) -> Sections:
         """The chunks of legal texts by article, for questions that name one."""
-        def title(source: str) -> str:
-            found = self.index.outline(source)
-            return f"{found.title} {found.number}" if found else ""
-
-        return Sections(self.index.chunks, title)
+        return Sections(self.index)
 
     def analyse(self, text: str) -> Query:
         """``text`` as a :class:`Query` of this corpus (an unaccented one gets its diacritics restored)."""
@@ -100,8 +96,7 @@ class HybridRetriever:
             d_rank, d_score = dense.get(i, (None, None))
             chunk = self.index.chunks[i]
             if rank <= len(named) and query.reference.clause:  # a whole Điều, where a khoản of it was asked
-                chunk = self.sections.narrow(chunk, query.reference, self.index.outline(chunk.source),
-                                             self.index.texts[chunk.source])
+                chunk = self.sections.narrow(chunk, query.reference)
             passages.append(Retrieved(chunk=chunk, chunk_id=i, rank=rank, score=score, dense_rank=d_rank,
                                       dense_score=d_score, keyword_rank=kw_rank.get(i)))
         return Retrieval(query=query, query_vector=qvec[0], passages=passages, ms=(time.perf_counter() - started) * 1000,
