@@ -15,6 +15,7 @@ from ..index.store import StoredIndex
 from ..search.query import Query
 from ..types import Answer, Retrieval, Retrieved, ShortAnswer
 from .cite import cite
+from .lists import completing_sentence
 from .protocol import Answerer
 from .reader import Reader
 from .tables import TableView
@@ -78,7 +79,12 @@ class ReaderAnswerer(Answerer):
             text = f"**{lead}**{quote[len(lead):]}{tail} [1]"
         else:
             text = f"**{lead}** — {'…' if cut_first > first else ''}{quote}{tail} [1]"
-        return Answer(question=query.text, text=text, citations=[citation], abstained=False,
+        citations = [citation]
+        listing = completing_sentence(query, passage, citation.quote, (first, last), self.index.quote)
+        if listing:
+            citations.append(cite(self.index, 2, source, *listing, margin))
+            text += f" {' '.join(citations[1].quote.split())} [2]"
+        return Answer(question=query.text, text=text, citations=citations, abstained=False,
                       passages=retrieval.passages, confidence=confidence, answerer=self.name, short_answer=short)
 
     def _clauses(self, source: str, first: int, last: int, start: int, end: int, kind: str | None) -> tuple[int, int]:

@@ -50,6 +50,16 @@ def answer_kind(question: str) -> str | None:
     return next((kind for kind, pattern in _SHAPES if pattern.search(folded)), None)
 
 
+def listed_noun(tokens: list[str]) -> str | None:
+    """The noun a list question asks for: 'tỉnh' in "gồm những tỉnh nào", 'tôn giáo' in "các tôn giáo
+    nào", as typed (``tokens`` are the question's syllables); ``None`` when the question does not ask "which ones"."""
+    folded = [fold(t) for t in tokens]
+    for i, word in enumerate(folded[:-2]):
+        if word in ("nhung", "cac") and "nao" in folded[i + 2:i + 4]:
+            return " ".join(tokens[i + 1:folded.index("nao", i + 2)])
+    return None
+
+
 def clean(text: object, max_chars: int) -> str:
     """NFC, whitespace collapsed, at most ``max_chars`` characters; :class:`QuestionError` when not text or empty."""
     if not isinstance(text, str):
@@ -84,6 +94,7 @@ class Query:
     dense_text: str  # what the dense side embeds: diacritics restored when ``folded``
     wants: str | None  # 'name', 'number', 'date' or None
     kind: str | None  # wants, else 'why', 'how', 'list' or None
+    listed: str | None = None  # the head noun of a list question ('tỉnh' in "gồm những tỉnh nào")
     vietnamese: bool  # most words are Vietnamese syllables
     key: str  # match key: the text (folded when ``folded``) with canonical tones, casefolded
     reference: Reference = Reference()  # the article, clause and document a question names ("Điều 35 …")
@@ -97,7 +108,7 @@ class Query:
         dense = keywords.restore(text) if folded and restore and keywords is not None else text
         tokens = syllables(text, folded=folded)
         return cls(text=text, folded=folded, syllables=tuple(tokens), terms=tuple(content_terms(tokens, folded)), dense_text=dense, wants=wants(text),
-                   kind=answer_kind(text), vietnamese=looks_vietnamese(text),
+                   kind=answer_kind(text), listed=listed_noun(tokens), vietnamese=looks_vietnamese(text),
                    key=match_key(fold(text)) if folded else match_key(text), reference=reference(text))
 
     @property

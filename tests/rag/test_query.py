@@ -6,6 +6,7 @@ import pytest
 
 from rag import Answer, Assistant, Query
 from rag.answer.cite import cite, pieces, stream_answer
+from rag.answer.lists import enumerates, items
 from rag.errors import QuestionError
 from rag.vietnamese import has_diacritics
 
@@ -85,3 +86,21 @@ def test_a_new_answerer_plugs_in_without_touching_the_chain(seed_assistant):
     assert "".join(streamed[:-1]) == asked.text
     c = asked.citations[0]
     assert seed_assistant.index.texts[c.source][c.start:c.end] == c.quote
+
+
+@pytest.mark.parametrize(("question", "noun"), [
+    ("Cụm thi đua số 2 gồm những tỉnh nào?", "tỉnh"),
+    ("cum thi dua so 2 gom nhung tinh nao", "tinh"),
+    ("Ăn chay có truyền thống lâu đời trong các tôn giáo nào?", "tôn giáo"),
+    ("Ai chủ trì hội nghị?", None),
+])
+def test_a_list_question_names_what_it_lists(question, noun):
+    assert Query.analyse(question).listed == noun
+
+
+def test_an_enumeration_is_a_run_of_short_items():
+    assert items("Cụm số 2 gồm: Lạng Sơn, Quảng Ninh, Hải Phòng, Bắc Giang.") == 5
+    # one long clause between short ones breaks the run
+    assert not enumerates("Sáng 23/11, Phó Bí thư Thường trực Tỉnh ủy, Trưởng đoàn ĐBQH tỉnh Đặng Ngọc Huy đã dự "
+                          "hội nghị tổng kết công tác thi đua Cụm thi đua số III - Ban Tổ chức các Tỉnh ủy, Thành ủy "
+                          "khu vực miền Trung – Tây nguyên năm 2022.")

@@ -90,3 +90,22 @@ def test_bad_reader_weights_are_a_clear_error(tmp_path, encoder):
         Reader.load(Path(encoder.builtin_path()), bad)
     with pytest.raises(ModelError, match="missing"):
         Reader.load(Path(encoder.builtin_path()), tmp_path / "none.safetensors")
+
+
+CLUSTER_III = "003_5072486995dc572e.txt"
+
+
+@pytest.mark.parametrize("answerer", ["reader", "sentences"])
+def test_a_list_question_quotes_the_enumeration_beside_the_sentence_naming_the_group(seed_assistant, answerer):
+    """The cluster-III article names the cluster by region in one sentence and its provinces' organising
+    boards in the next; "which provinces" quotes both, each citation slicing the source exactly."""
+    settings = seed_assistant.settings.with_(answerer=answerer)
+    answer = Assistant(seed_assistant.index, settings=settings, encoder=seed_assistant.encoder).ask(
+        "Cụm thi đua số III gồm những tỉnh nào?")
+    assert not answer.abstained
+    for province in ("Quảng Ngãi", "Quảng Nam", "Quảng Bình"):
+        assert province in answer.text
+    assert "miền Trung – Tây nguyên" in answer.text
+    assert {c.source for c in answer.citations} == {CLUSTER_III}
+    text = seed_assistant.index.texts[CLUSTER_III]
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)

@@ -127,14 +127,16 @@ def choose_answerer(page, label: str) -> None:
 
 
 def test_a_follow_up_is_searched_with_the_turn_before_and_a_new_conversation_forgets_it(page, ui_service):
-    """The seed article on cluster III does not list its provinces: it names the cluster by its region
-    (miền Trung – Tây nguyên), and that is what the follow-up must find, in that article."""
+    """The seed article on cluster III names the cluster by its region (miền Trung – Tây nguyên) and its
+    provinces through their organising boards; the follow-up's answer quotes both."""
     choose_answerer(page, READER_LABEL)
     first = ask(page, QUESTION)
     assert "Hà Tĩnh" in first.locator("strong.virag-short").inner_text()  # the whole list is the short answer
     second = ask(page, FOLLOW_UP)
     assert second.locator("strong.virag-short").count() == 1
     assert "miền Trung – Tây nguyên" in second.inner_text()
+    for province in ("Quảng Ngãi", "Quảng Nam", "Quảng Bình"):
+        assert province in second.inner_text()
     expect(page.locator("#virag-chat .virag-searched")).to_have_count(1)
     assert page.locator("#virag-chat .virag-searched").inner_text() == f"Đã tìm: {COMPLETED}"
     assert "003_5072486995dc572e.txt" in page.locator("#virag-sources").inner_text()

@@ -1,0 +1,54 @@
+"""Lists: a question that asks "which ones" is answered with the enumeration, not only the sentence
+that names the group.
+
+News prose often names a group in one sentence ("Cụm thi đua số III … khu vực miền Trung – Tây
+nguyên") and lists its members in another ("… Tỉnh ủy Quảng Ngãi …; … Tỉnh ủy Quảng Nam …").
+When the quoted evidence enumerates nothing, the passage's sentence that enumerates items of the
+kind asked for ("những tỉnh nào" → items mentioning "tỉnh") is quoted as well.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..search.query import Query
+from ..types import Retrieved
+from ..vietnamese import syllables
+
+# An item of an enumeration: a piece between separators, short enough to be one entry.
+_SEPARATOR = re.compile(r"[,;:]")
+ITEM_WORDS = 12
+# This many short items in a row make an enumeration.
+MIN_ITEMS = 3
+
+
+def items(text: str) -> int:
+    """The longest run of consecutive short comma/semicolon-separated pieces in ``text``."""
+    best = run = 0
+    for piece in _SEPARATOR.split(text):
+        words = len(piece.split())
+        run = run + 1 if 0 < words <= ITEM_WORDS else 0
+        best = max(best, run)
+    return best
+
+
+def enumerates(text: str) -> bool:
+    return items(text) >= MIN_ITEMS
+
+
+def completing_sentence(query: Query, passage: Retrieved, quote: str, quoted: tuple[int, int],
+                        text_of) -> tuple[int, int] | None:
+    """The sentence of ``passage`` that lists what a list question asks for, when ``quote`` (the evidence
+    already quoted, at ``quoted`` offsets) lists nothing: it enumerates and mentions the question's head
+    noun. The one with the most items, the nearest first on ties; ``None`` when there is none."""
+    if query.kind != "list" or not query.listed or enumerates(quote):
+        return None
+    found = []
+    for start, end in passage.chunk.sentences:
+        if end <= start or (start < quoted[1] and end > quoted[0]):
+            continue
+        text = text_of(passage.chunk.source, start, end)
+        n = items(text)
+        if n >= MIN_ITEMS and f" {query.listed} " in f" {' '.join(syllables(text, folded=query.folded))} ":
+            found.append((-n, abs(start - quoted[0]), start, end))
+    return min(found)[2:] if found else None
