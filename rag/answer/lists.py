@@ -3,8 +3,8 @@ that names the group.
 
 News prose often names a group in one sentence ("Cụm thi đua số III … khu vực miền Trung – Tây
 nguyên") and lists its members in another ("… Tỉnh ủy Quảng Ngãi …; … Tỉnh ủy Quảng Nam …").
-When the quoted evidence enumerates nothing, the passage's sentence that enumerates items of the
-kind asked for ("những tỉnh nào" → items mentioning "tỉnh") is quoted as well.
+When the quoted evidence enumerates nothing, the passage's sentence that enumerates named items and
+mentions the kind asked for ("những tỉnh nào" → "tỉnh") is quoted as well.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ ITEM_WORDS = 12
 MIN_ITEMS = 3
 
 
-def items(text: str) -> int:
-    """The longest run of consecutive short comma/semicolon-separated pieces in ``text``."""
+def items(text: str, *, names: bool = False) -> int:
+    """The longest run of consecutive short comma/semicolon-separated pieces in ``text``; with ``names``,
+    only pieces that open with a capital (named members, not the short clauses of ordinary prose)."""
     best = run = 0
     for piece in _SEPARATOR.split(text):
-        words = len(piece.split())
-        run = run + 1 if 0 < words <= ITEM_WORDS else 0
+        words = piece.split()
+        short = 0 < len(words) <= ITEM_WORDS and (not names or words[0][0].isupper())
+        run = run + 1 if short else 0
         best = max(best, run)
     return best
 
@@ -39,8 +41,8 @@ def enumerates(text: str) -> bool:
 def completing_sentence(query: Query, passage: Retrieved, quote: str, quoted: tuple[int, int],
                         text_of) -> tuple[int, int] | None:
     """The sentence of ``passage`` that lists what a list question asks for, when ``quote`` (the evidence
-    already quoted, at ``quoted`` offsets) lists nothing: it enumerates and mentions the question's head
-    noun. The one with the most items, the nearest first on ties; ``None`` when there is none."""
+    already quoted, at ``quoted`` offsets) lists nothing: it enumerates named items and mentions what the
+    question lists. The one with the most items, the nearest first on ties; ``None`` when there is none."""
     if query.kind != "list" or not query.listed or enumerates(quote):
         return None
     found = []
@@ -48,7 +50,7 @@ def completing_sentence(query: Query, passage: Retrieved, quote: str, quoted: tu
         if end <= start or (start < quoted[1] and end > quoted[0]):
             continue
         text = text_of(passage.chunk.source, start, end)
-        n = items(text)
+        n = items(text, names=True)
         if n >= MIN_ITEMS and f" {query.listed} " in f" {' '.join(syllables(text, folded=query.folded))} ":
             found.append((-n, abs(start - quoted[0]), start, end))
     return min(found)[2:] if found else None

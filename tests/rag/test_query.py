@@ -100,6 +100,9 @@ def test_a_list_question_names_what_it_lists(question, noun):
 
 def test_an_enumeration_is_a_run_of_short_items():
     assert items("Cụm số 2 gồm: Lạng Sơn, Quảng Ninh, Hải Phòng, Bắc Giang.") == 5
+    # the short clauses of ordinary prose are not named members
+    prose = "Sử dụng quyền hạn của mình, chính phủ có thể bắt đầu, như Đạo luật Y tế; các tỉnh có thể chọn, song hiếm khi làm vậy."
+    assert enumerates(prose) and items(prose, names=True) == 1
     # one long clause between short ones breaks the run
     assert not enumerates("Sáng 23/11, Phó Bí thư Thường trực Tỉnh ủy, Trưởng đoàn ĐBQH tỉnh Đặng Ngọc Huy đã dự "
                           "hội nghị tổng kết công tác thi đua Cụm thi đua số III - Ban Tổ chức các Tỉnh ủy, Thành ủy "
