@@ -10,6 +10,7 @@ mentions the kind asked for ("những tỉnh nào" → "tỉnh") is quoted as we
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..search.query import Query
 from ..types import Retrieved
@@ -39,7 +40,7 @@ def enumerates(text: str) -> bool:
 
 
 def completing_sentence(query: Query, passage: Retrieved, quote: str, quoted: tuple[int, int],
-                        text_of) -> tuple[int, int] | None:
+                        text_of: Callable[[str, int, int], str]) -> tuple[int, int] | None:
     """The sentence of ``passage`` that lists what a list question asks for, when ``quote`` (the evidence
     already quoted, at ``quoted`` offsets) lists nothing: it enumerates named items and mentions what the
     question lists. The one with the most items, the nearest first on ties; ``None`` when there is none."""
