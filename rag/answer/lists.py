@@ -10,7 +10,7 @@ mentions the kind asked for ("những tỉnh nào" → "tỉnh") is quoted as we
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..search.query import Query
 from ..types import Retrieved
@@ -39,12 +39,13 @@ def enumerates(text: str) -> bool:
     return items(text) >= MIN_ITEMS
 
 
-def completing_sentence(query: Query, passage: Retrieved, quote: str, quoted: tuple[int, int],
+def completing_sentence(query: Query, passage: Retrieved, quotes: Iterable[str], quoted: tuple[int, int],
                         text_of: Callable[[str, int, int], str]) -> tuple[int, int] | None:
-    """The sentence of ``passage`` that lists what a list question asks for, when ``quote`` (the evidence
-    already quoted, at ``quoted`` offsets) lists nothing: it enumerates named items and mentions what the
-    question lists. The one with the most items, the nearest first on ties; ``None`` when there is none."""
-    if query.kind != "list" or not query.listed or enumerates(quote):
+    """The sentence of ``passage`` that lists what a list question asks for, when none of ``quotes`` (the
+    evidence already quoted; the first at ``quoted`` offsets of ``passage``) lists anything: it enumerates
+    named items and mentions what the question lists. The one with the most items, the nearest first on
+    ties; ``None`` when there is none."""
+    if query.kind != "list" or not query.listed or any(enumerates(q) for q in quotes):
         return None
     found = []
     for start, end in passage.chunk.sentences:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..ingest.structure import trim
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 # A fixed question and passage whose float32 reading is stored beside the weights (reference.json):
@@ -227,10 +228,7 @@ class Reader:
         spans = []
         for p, text in enumerate(passages):
             score, a, b = found[p]
-            while a < b and text[a].isspace():
-                a += 1
-            while b > a and text[b - 1].isspace():
-                b -= 1
+            a, b = trim(text, a, b)
             spans.append(Span(passage=p, text=text[a:b], start=a, end=b, score=score, null_score=nulls[p]))
         return spans
 

@@ -80,7 +80,7 @@ class ReaderAnswerer(Answerer):
         else:
             text = f"**{lead}** — {'…' if cut_first > first else ''}{quote}{tail} [1]"
         citations = [citation]
-        listing = completing_sentence(query, passage, citation.quote, (first, last), self.index.quote)
+        listing = completing_sentence(query, passage, [citation.quote], (first, last), self.index.quote)
         if listing:
             citations.append(cite(self.index, 2, source, *listing, margin))
             text += f" {' '.join(citations[1].quote.split())} [2]"

@@ -22,7 +22,7 @@ from ..types import Answer, Retrieval, Retrieved
 from ..vietnamese import syllables
 from .cite import cite
 from .protocol import Answerer
-from .lists import completing_sentence, enumerates
+from .lists import completing_sentence
 from .evidence import FEATURES, WEIGHTS, Question, answerability, features
 
 ABSTAIN_TEXT = "Tài liệu không có thông tin để trả lời câu hỏi này."
@@ -99,12 +99,12 @@ class SentenceAnswerer(Answerer):
         # picked texts are distinct: a completing sentence has what every picked one lacks
         chosen = [replace(candidates[j], score=float(scores[j])) for j in picked]
         top = chosen[0]
-        if not any(enumerates(c.text) for c in chosen):
-            listing = completing_sentence(query, top.passage, top.text, (top.start, top.end), self.index.quote)
-            if listing:
-                i = top.passage.chunk.sentences.index(listing)
-                chosen.append(_Sentence(top.passage, i, *listing, self.index.quote(top.passage.chunk.source, *listing),
-                                        top.score))
+        listing = completing_sentence(query, top.passage, [c.text for c in chosen], (top.start, top.end),
+                                      self.index.quote)
+        if listing:
+            i = top.passage.chunk.sentences.index(listing)
+            chosen.append(_Sentence(top.passage, i, *listing, self.index.quote(top.passage.chunk.source, *listing),
+                                    top.score))
         return self._render(question, chosen, retrieval, confidence)
 
     def _worth_quoting(self, candidates: list[_Sentence], scores: np.ndarray, order: np.ndarray) -> list[int]:

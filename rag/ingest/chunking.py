@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ..types import Chunk, Document, Span
 from ..vietnamese import match_key
-from .structure import STRUCTURE_RULES, Outline, Unit, lines, outline
+from .structure import STRUCTURE_RULES, Outline, Unit, lines, outline, trim
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +53,7 @@ def split_sentences(text: str, start: int, end: int) -> list[Span]:
         spans.append((cursor, m.start() + len(m.group(0).rstrip())))
         cursor = m.end()
     spans.append((cursor, end))
-    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
-
-
-def _trim(text: str, s: int, e: int) -> Span:
-    while s < e and text[s].isspace():
-        s += 1
-    while e > s and text[e - 1].isspace():
-        e -= 1
-    return s, e
+    return [trim(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
 class Chunker:

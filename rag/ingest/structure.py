@@ -122,18 +122,19 @@ class Outline:
         return path
 
 
+def trim(text: str, s: int, e: int) -> Span:
+    """``(s, e)`` without the whitespace at either end of ``text[s:e]``."""
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
 def lines(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """The non-blank lines of ``text[start:end]``, each without the whitespace around it."""
-    spans = []
-    for m in _LINE.finditer(text, start, len(text) if end is None else end):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            spans.append((s, e))
-    return spans
+    spans = (trim(text, *m.span()) for m in _LINE.finditer(text, start, len(text) if end is None else end))
+    return [(s, e) for s, e in spans if s < e]
 
 
 def _heading(line: str) -> tuple[str, str, str] | None:
