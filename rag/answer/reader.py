@@ -207,12 +207,11 @@ class Reader:
         context = torch.tensor([[s == 1 for s in enc.sequence_ids(w)] for w in range(len(ids))])
         starts = torch.full(ids.shape, -1e4)
         ends = torch.full(ids.shape, -1e4)
-        order = sorted(range(len(ids)), key=lambda w: int(mask[w].sum()))  # batches of like length pad little
+        lengths = mask.sum(1).tolist()
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bfloat16 else nullcontext()
         with self._lock, torch.inference_mode(), autocast:
-            for b in range(0, len(order), self.batch_windows):
-                rows = order[b : b + self.batch_windows]
-                n = int(mask[rows].sum(1).max())
+            for rows in _batches(lengths, self.batch_windows):
+                n = max(lengths[w] for w in rows)
                 out = self.model(input_ids=ids[rows, :n], attention_mask=mask[rows, :n])
                 starts[rows, :n] = out.start_logits.float()
                 ends[rows, :n] = out.end_logits.float()
@@ -231,6 +230,18 @@ class Reader:
             a, b = trim(text, a, b)
             spans.append(Span(passage=p, text=text[a:b], start=a, end=b, score=score, null_score=nulls[p]))
         return spans
+
+
+def _batches(lengths: list[int], size: int, slack: float = 1.25) -> list[list[int]]:
+    """Window indices in batches of like length: sorted, and a new batch where padding to the batch's longest
+    would make a window more than ``slack`` times its length (a passage's short last window is common)."""
+    batches: list[list[int]] = []
+    for w in sorted(range(len(lengths)), key=lengths.__getitem__, reverse=True):
+        if batches and len(batches[-1]) < size and lengths[batches[-1][0]] <= slack * lengths[w]:
+            batches[-1].append(w)
+        else:
+            batches.append([w])
+    return batches
 
 
 def _best_spans(start, end, context, max_tokens: int):

@@ -35,6 +35,19 @@ def test_a_number_question_gets_the_number_with_exact_offsets(reader_assistant):
     assert answer.text.startswith(f"**{short.text}**") and answer.text.endswith("[1]")
 
 
+def test_windows_batched_by_length_read_as_each_passage_alone(reader_assistant):
+    from rag.answer.reader import SAMPLE, _batches
+
+    assert _batches([256, 134, 256, 143, 240], 16) == [[0, 2, 4], [3, 1]]  # the short windows pad little
+    assert _batches([256] * 5, 2) == [[0, 1], [2, 3], [4]]
+    reader = reader_assistant.answerer.reader
+    long_passage = " ".join([SAMPLE[1]] * 5)  # more than one window
+    together = reader.read(SAMPLE[0], [long_passage, SAMPLE[1]])
+    alone = [reader.read(SAMPLE[0], [p])[0] for p in (long_passage, SAMPLE[1])]
+    assert [(s.text, s.start, s.end) for s in together] == [(s.text, s.start, s.end) for s in alone]
+    assert together[1].text.startswith("14") and all(abs(a.margin - b.margin) < 0.2 for a, b in zip(together, alone))
+
+
 def test_a_year_the_documents_do_not_mention_abstains(reader_assistant):
     answer = reader_assistant.ask("Ai chủ trì hội nghị giao ban công tác xây dựng Đảng 6 tháng đầu năm 1998 khu vực miền Bắc?")
     assert answer.abstained and answer.short_answer is None and answer.passages
