@@ -119,6 +119,9 @@ class Settings:
     reader_answer_tokens: int = 64
     # the passage answered from: the reader's margin plus this times its fused retrieval score
     reader_retrieval_weight: float = 0.5
+    # the first 2 passages are read alone first; when one's margin reaches this, the rest are not read
+    # (a sure answer there is seldom beaten lower down: evals/RESULTS.md; inf reads all at once)
+    reader_sure_margin: float = 8.0
     # a longer sentence is quoted from the clauses around the short answer, up to this many characters
     reader_quote_chars: int = 135
     # "" → the shipped weights (rag/answer/weights/reader.safetensors); or a file `virag reader train` wrote

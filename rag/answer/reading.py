@@ -23,6 +23,8 @@ from .sentences import abstention
 
 # Why/how answers are explanations: the sentence holding the span and up to this many after it.
 EXPLANATION_SENTENCES = 3
+# Passages read first: when one of them answers surely (``reader_sure_margin``), the rest are not read.
+FIRST_READ = 2
 # Where a long sentence may be cut: after a comma, semicolon, colon or dash (the clauses of news prose).
 _CLAUSE = re.compile(r"[,;:–—]\s+|\s+[–—-]\s+")
 
@@ -45,22 +47,32 @@ class ReaderAnswerer(Answerer):
         self.index = index
         self.reader = reader
 
-    def read(self, query: Query, passages: list[Retrieved]) -> list[tuple[Retrieved, float, int, int]]:
+    def read(self, query: Query, passages: list[Retrieved], *, sure: float | None = None
+             ) -> list[tuple[Retrieved, float, int, int]]:
         """Each passage with the reader's margin and its best span in document offsets, best first: by the
         margin plus ``reader_retrieval_weight`` × the passage's fused retrieval score (the reader sees one
-        passage at a time; retrieval saw the whole corpus)."""
+        passage at a time; retrieval saw the whole corpus).
+
+        With ``sure``, the first :data:`FIRST_READ` passages are read alone, and the others only when none
+        of them reaches that margin: the others are then left out of the result."""
+        found = self._spans(query, passages[:FIRST_READ] if sure is not None else passages)
+        if sure is not None and max((f[1] for f in found), default=sure) < sure:
+            found += self._spans(query, passages[FIRST_READ:])
+        weight = self.settings.reader_retrieval_weight
+        return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))
+
+    def _spans(self, query: Query, passages: list[Retrieved]) -> list[tuple[Retrieved, float, int, int]]:
         if not passages:
             return []
         views = [TableView.of(self.index.texts[p.chunk.source], p.chunk.start, p.chunk.end) for p in passages]
         # trained on accented questions: an unaccented one is read with its diacritics restored
         spans = self.reader.read(query.dense_text, [v.text for v in views], max_tokens=self.settings.reader_answer_tokens)
-        found = [(p, s.margin, *v.source_span(s.start, s.end)) for p, s, v in zip(passages, spans, views)]
-        weight = self.settings.reader_retrieval_weight
-        return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))
+        return [(p, s.margin, *v.source_span(s.start, s.end)) for p, s, v in zip(passages, spans, views)]
 
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
         s = self.settings
-        read = self.read(query, retrieval.readable(s.reader_passages))
+        sure = None if math.isinf(s.reader_sure_margin) else s.reader_sure_margin
+        read = self.read(query, retrieval.readable(s.reader_passages), sure=sure)
         if not read:
             return abstention(query, retrieval, answerer=self.name)
         passage, margin, start, end = read[0]

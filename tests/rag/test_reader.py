@@ -48,6 +48,23 @@ def test_windows_batched_by_length_read_as_each_passage_alone(reader_assistant):
     assert together[1].text.startswith("14") and all(abs(a.margin - b.margin) < 0.2 for a, b in zip(together, alone))
 
 
+def test_a_sure_answer_in_the_first_passages_skips_reading_the_rest(reader_assistant, monkeypatch):
+    reader = reader_assistant.answerer.reader
+    calls = []
+    read = reader.read
+    monkeypatch.setattr(reader, "read", lambda q, passages, **kw: calls.append(len(passages)) or read(q, passages, **kw))
+    question = "Hội nghị giao ban 6 tháng đầu năm 2021 khu vực miền Bắc được tổ chức tại bao nhiêu điểm cầu?"
+    sure = reader_assistant.ask(question)
+    assert calls == [2] and sure.short_answer.score >= reader_assistant.settings.reader_sure_margin
+    calls.clear()
+    everything = Assistant(reader_assistant.index, encoder=reader_assistant.encoder,
+                           settings=reader_assistant.settings.with_(reader_sure_margin=float("inf"))).ask(question)
+    assert calls == [5] and everything.text == sure.text
+    calls.clear()
+    unsure = reader_assistant.ask("Ai chủ trì hội nghị giao ban công tác xây dựng Đảng 6 tháng đầu năm 1998 khu vực miền Bắc?")
+    assert calls == [2, 3] and unsure.abstained  # no sure answer first: the other three are read too
+
+
 def test_a_year_the_documents_do_not_mention_abstains(reader_assistant):
     answer = reader_assistant.ask("Ai chủ trì hội nghị giao ban công tác xây dựng Đảng 6 tháng đầu năm 1998 khu vực miền Bắc?")
     assert answer.abstained and answer.short_answer is None and answer.passages
