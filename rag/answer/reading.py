@@ -47,17 +47,18 @@ class ReaderAnswerer(Answerer):
         self.index = index
         self.reader = reader
 
-    def read(self, query: Query, passages: list[Retrieved], *, sure: float | None = None
+    def read(self, query: Query, passages: list[Retrieved], *, sure: float = math.inf
              ) -> list[tuple[Retrieved, float, int, int]]:
         """Each passage with the reader's margin and its best span in document offsets, best first: by the
         margin plus ``reader_retrieval_weight`` × the passage's fused retrieval score (the reader sees one
         passage at a time; retrieval saw the whole corpus).
 
-        With ``sure``, the first :data:`FIRST_READ` passages are read alone, and the others only when none
-        of them reaches that margin: the others are then left out of the result."""
-        found = self._spans(query, passages[:FIRST_READ] if sure is not None else passages)
-        if sure is not None and max((f[1] for f in found), default=sure) < sure:
-            found += self._spans(query, passages[FIRST_READ:])
+        With a finite ``sure``, the first :data:`FIRST_READ` passages are read alone, and the others only
+        when none of them reaches that margin: the others are then left out of the result."""
+        head = passages if math.isinf(sure) else passages[:FIRST_READ]
+        found = self._spans(query, head)
+        if not any(margin >= sure for _, margin, *_ in found):
+            found += self._spans(query, passages[len(head):])
         weight = self.settings.reader_retrieval_weight
         return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))
 
@@ -71,8 +72,7 @@ class ReaderAnswerer(Answerer):
 
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
         s = self.settings
-        sure = None if math.isinf(s.reader_sure_margin) else s.reader_sure_margin
-        read = self.read(query, retrieval.readable(s.reader_passages), sure=sure)
+        read = self.read(query, retrieval.readable(s.reader_passages), sure=s.reader_sure_margin)
         if not read:
             return abstention(query, retrieval, answerer=self.name)
         passage, margin, start, end = read[0]
