@@ -106,7 +106,9 @@ def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings,
 
     from rag.ingest.chunking import split_sentences
     from rag.types import Chunk
-    from rag.index.store import Manifest, StoredIndex, dense_moments, read_index, write_index
+    from rag.index.folder import read_index, write_index
+    from rag.index.format import Manifest
+    from rag.index.memory import StoredIndex, dense_moments
     from rag.index.vectors import new_vector_index
 
     base = read_index(base_dir)
@@ -145,7 +147,7 @@ def recall_at_10(index_dir: Path, queries: np.ndarray, settings) -> dict:
     """recall@10 of the HNSW index against exact search on the same vectors, and both latencies."""
     import numpy as np
 
-    from rag.index.store import read_index
+    from rag.index.folder import read_index
     from rag.index.vectors import new_vector_index
 
     vecs = read_index(index_dir).all_vectors()

@@ -16,7 +16,8 @@ from .chain import ViragRetriever, build_chain
 from .config import Settings
 from .errors import IndexError_, QuestionError
 from .index.indexer import Indexer, IndexReport
-from .index.store import StoredIndex, read_index
+from .index.folder import read_index
+from .index.memory import StoredIndex
 from .search.followup import condense, condense_with_llm
 from .search.query import Query, clean
 from .search.retriever import HybridRetriever

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..index.store import StoredIndex
+from ..index.memory import StoredIndex
 from ..ingest.structure import Unit, lines
 from ..search.query import Query
 from ..types import Answer, Retrieval, ShortAnswer

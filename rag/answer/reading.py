@@ -11,7 +11,7 @@ import math
 import re
 
 from ..config import Settings
-from ..index.store import StoredIndex
+from ..index.memory import StoredIndex
 from ..search.query import Query
 from ..types import Answer, Retrieval, Retrieved, ShortAnswer
 from .cite import cite

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Settings
 from ..index.lexical import KeywordIndex
-from ..index.store import StoredIndex
+from ..index.memory import StoredIndex
 from ..search.query import Query
 from ..types import Answer, Retrieval, Retrieved
 from ..vietnamese import syllables

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from ..index.store import StoredIndex
+from ..index.memory import StoredIndex
 from ..ingest.chunking import TABLE_ROW
 from ..ingest.structure import lines
 from ..search.query import Query

@@ -16,7 +16,8 @@ from ..config import Settings
 from ..errors import CorpusError, DocumentError
 from ..ingest.documents import Skipped, list_files, load_document
 from .indexer import Indexer, IndexReport
-from .store import Manifest, read_manifest
+from .folder import read_manifest
+from .format import Manifest
 
 
 @dataclass(frozen=True, kw_only=True)

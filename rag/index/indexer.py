@@ -17,7 +17,9 @@ from ..errors import CorpusError, DocumentError, IndexError_
 from ..ingest.chunking import Chunk, Chunker, chunker_settings
 from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document
 from ..types import Document
-from .store import IndexFolder, Manifest, StoredIndex, dense_moments, file_entry, gc_paused, read_index
+from .folder import IndexFolder, gc_paused, read_index
+from .format import Manifest, file_entry
+from .memory import StoredIndex, dense_moments
 from .vectors import build_vector_store
 
 logger = logging.getLogger(__name__)

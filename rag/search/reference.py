@@ -16,7 +16,7 @@ from ..types import Chunk
 from ..vietnamese import fold
 
 if TYPE_CHECKING:
-    from ..index.store import StoredIndex
+    from ..index.memory import StoredIndex
 
 _ARTICLE = re.compile(r"\bdieu\s+(\d{1,3}[a-z]?)\b")
 _CLAUSE = re.compile(r"\bkhoan\s+(\d{1,3}[a-z]?)\b")

@@ -11,7 +11,7 @@ from embeddings.encoder import Encoder
 
 from ..config import Settings
 from ..index.lexical import KeywordIndex, top_k
-from ..index.store import StoredIndex
+from ..index.memory import StoredIndex
 from ..types import Retrieval, Retrieved
 from .query import Query
 from .reference import Sections

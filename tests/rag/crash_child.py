@@ -34,7 +34,8 @@ def main() -> int:
     point, argv = sys.argv[1], sys.argv[2:]
     import embeddings.encoder
     import rag.assistant
-    import rag.index.store
+    import rag.index.folder
+    import rag.index.format
 
     class FastEncoder(embeddings.encoder.Encoder):
         dimension = 384
@@ -54,14 +55,14 @@ def main() -> int:
 
     embeddings.encoder.Encoder = FastEncoder
     if point == "checksums":
-        sha256 = rag.index.store._sha256
+        sha256 = rag.index.format._sha256
 
         def paused_sha256(path):
             if Path(path).parent.name.startswith(".tmp-"):  # not while checking the old version
                 pause()
             return sha256(path)
 
-        rag.index.store._sha256 = paused_sha256
+        rag.index.format._sha256 = paused_sha256
     elif point == "pointer":
         replace = os.replace
 
@@ -70,9 +71,9 @@ def main() -> int:
                 pause()
             return replace(src, dst, *args, **kwargs)
 
-        rag.index.store.os.replace = paused_replace
+        rag.index.folder.os.replace = paused_replace
     elif point == "cleanup":
-        rag.index.store._remove_stale = pause
+        rag.index.folder._remove_stale = pause
     elif point == "ask":
         rag.assistant.Assistant.ask = pause
     elif point != "embed":

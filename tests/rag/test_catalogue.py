@@ -10,7 +10,7 @@ import pytest
 from rag import Assistant
 from rag.cli import main
 from rag.index.catalogue import Catalogue
-from rag.index.store import read_index
+from rag.index.folder import read_index
 from tests.conftest import DATA
 
 REMOVED = "000_235558df8fbeb811.txt"

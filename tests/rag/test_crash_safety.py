@@ -17,7 +17,7 @@ import pytest
 
 from rag import Assistant
 from rag.index.indexer import Indexer
-from rag.index.store import index_lock, read_index
+from rag.index.folder import index_lock, read_index
 from tests.conftest import DATA, SEED_DEV
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,8 @@ import pytest
 
 from rag import Assistant
 from rag.index.indexer import Indexer
-from rag.index.store import DELTA, read_index, read_manifest
+from rag.index.folder import read_index, read_manifest
+from rag.index.format import DELTA
 from tests.conftest import ROOT
 from tests.rag.test_crash_safety import QUESTION, assert_answers, kill_9, leftovers, start
 

@@ -7,7 +7,9 @@ from rag.types import Chunk
 from rag.index.indexer import Indexer
 from rag.index.lexical import KeywordIndex, lexical_files
 from rag.vietnamese import has_diacritics
-from rag.index.store import Manifest, StoredIndex, read_index, write_index
+from rag.index.folder import read_index, write_index
+from rag.index.format import Manifest
+from rag.index.memory import StoredIndex
 from rag.index.vectors import index_kind, new_vector_index
 
 TEXTS = [

@@ -13,7 +13,8 @@ from rag import Assistant  # noqa: E402
 from rag.cli import main  # noqa: E402
 from rag.index.distributed import RayIndexer  # noqa: E402
 from rag.index.milvus import _count  # noqa: E402
-from rag.index.store import DELTA, read_manifest  # noqa: E402
+from rag.index.folder import read_manifest  # noqa: E402
+from rag.index.format import DELTA  # noqa: E402
 
 GOOD = ["000_235558df8fbeb811.txt", "001_7d2fc00ee8fcd6c5.txt", "002_f2420c0540b3194a.txt",
         "003_5072486995dc572e.txt", "004_67d702c3fe2dbdbb.txt"]

@@ -12,7 +12,9 @@ import pytest
 
 from rag.types import Chunk
 from rag.errors import IndexError_
-from rag.index.store import FORMAT_VERSION, Manifest, StoredIndex, index_lock, read_index, write_index
+from rag.index.folder import index_lock, read_index, write_index
+from rag.index.format import FORMAT_VERSION, Manifest
+from rag.index.memory import StoredIndex
 from rag.index.vectors import new_vector_index
 
 
