@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -98,6 +99,23 @@ def file_stat(path, entry: dict, max_bytes: int) -> tuple[dict | None, bool]:
         return None, False
     same = entry.get("mtime_ns") == st.st_mtime_ns and entry.get("size") == st.st_size <= max_bytes
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}, same
+
+
+@dataclass
+class _Work:
+    """One run of :meth:`Indexer.run` as it goes: what the scan found, the index once read, what was embedded."""
+
+    corpus: Path
+    files: list[tuple[str, str]]
+    skipped: list[Skipped]
+    head: tuple[Path, Manifest] | None  # the live version, when the scan could compare against it
+    known: dict[str, dict]  # its manifest's files; {} after a rescan
+    items: list[Scanned]
+    stats: dict[str, dict]  # size and mtime of the files read
+    old: StoredIndex | None = None
+    fresh: list = field(default_factory=list)  # the documents embedded
+    new_chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    new_vectors: np.ndarray | None = None
 
 
 class Indexer:
@@ -288,50 +306,89 @@ class Indexer:
         files, skipped = list_files(corpus)
         with folder.lock():
             report = IndexReport(index=None, skipped=list(skipped), index_dir=index_dir)
-            with gc_paused():
-                head = self._head(folder)
-                known = head[1].files if head else {}
-                items, stats = self._scan(files, known, report, reread)
-            if not items:
-                why = ("; ".join(s.reason for s in report.skipped[:5])
-                       or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})")
-                msg = f"Corpus '{corpus}' has no readable documents ({why})."
-                raise CorpusError(msg)
-            # only documents added: they may go to the delta segment without reading the index
-            add_only = (not report.changed and folder.can_append(head, 0)
-                        and set(known) <= {x.source for x in items})
-            old = None
-            if not add_only:  # the whole index, every file checked: reused as it is, or rewritten as one
-                old = self._reusable(folder, report)
-                if old is None and head is not None:  # damaged
-                    known, (items, stats) = {}, self._rescan(files, skipped, report)
-            items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
-            if not items:
-                msg = f"Corpus '{corpus}': no document could be indexed; see the skipped files."
-                raise CorpusError(msg)
-            report.removed = sorted(set(known) - {x.source for x in items})
-            appending = add_only and bool(fresh) and folder.can_append(head, report.embedded_chunks)
-            if add_only and not appending:  # nothing new, or too much for the delta segment
-                old = self._reusable(folder, report)
-                if old is None:  # damaged
-                    known, (items, stats) = {}, self._rescan(files, skipped, report)
-                    items, fresh, new_chunks, new_vectors = self._embed_items(items, report, show_progress)
-            if old is not None and not report.wrote:
-                report.index, report.seconds = old, time.perf_counter() - started
+            work = self._scan_corpus(corpus, folder, files, skipped, reread, report)
+            action = self._prepare(work, folder, report, show_progress)
+            if action == "reuse":
+                report.index, report.seconds = work.old, time.perf_counter() - started
                 return report
-
-            if appending:
-                report.counts = (len(known) + len(fresh), folder.append(head, fresh, new_chunks, new_vectors, stats))
+            if action == "append":
+                self._append(work, folder, report)
             else:
-                docs = [x.document or Document(source=x.source, text=old.texts[x.source],
-                                               sha256=known[x.source]["sha256"], pages=old.pages.get(x.source, ()))
-                        for x in items]
-                report.index = self._assemble(docs, new_chunks, new_vectors, old, index_dir)
-                for source, entry in report.index.manifest.files.items():  # size and mtime: the next run's shortcut
-                    entry.update(stats.get(source) or {k: known[source][k] for k in ("size", "mtime_ns")
-                                                       if k in known.get(source, {})})
-                folder.write(report.index)
+                self._rewrite(work, folder, report)
         report.seconds = time.perf_counter() - started
         logger.info("Indexed %s: %s", corpus, report.summary())
         return report
 
+    def _scan_corpus(self, corpus: Path, folder: IndexFolder, files: list, skipped: list[Skipped],
+                     reread: tuple[str, ...], report: IndexReport) -> _Work:
+        """:meth:`_scan` of ``files`` against the live manifest; :class:`CorpusError` when none is readable."""
+        with gc_paused():
+            head = self._head(folder)
+            known = head[1].files if head else {}
+            items, stats = self._scan(files, known, report, reread)
+        if not items:
+            why = ("; ".join(s.reason for s in report.skipped[:5])
+                   or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})")
+            msg = f"Corpus '{corpus}' has no readable documents ({why})."
+            raise CorpusError(msg)
+        return _Work(corpus=corpus, files=files, skipped=skipped, head=head, known=known, items=items, stats=stats)
+
+    def _prepare(self, work: _Work, folder: IndexFolder, report: IndexReport,
+                 show_progress: bool) -> Literal["reuse", "append", "rewrite"]:
+        """Embed what is new and decide what the run does: ``append`` the added documents as a delta
+        segment (the index is not read), ``reuse`` the index as it is, or ``rewrite`` it as one segment.
+        A damaged index is rescanned before it is rewritten: every file read and embedded again."""
+        appendable = self._only_added(work, folder, report)
+        if appendable:  # embedded before the index is read: appending them never reads it
+            self._embed_work(work, report, show_progress)
+            if work.fresh and folder.can_append(work.head, report.embedded_chunks):
+                return "append"
+        rescanned = self._open(work, folder, report)
+        if rescanned or not appendable:  # embedded before the rescan, or not yet
+            self._embed_work(work, report, show_progress)
+        return "reuse" if work.old is not None and not report.wrote else "rewrite"
+
+    @staticmethod
+    def _only_added(work: _Work, folder: IndexFolder, report: IndexReport) -> bool:
+        """Whether documents were only added (none changed or removed) and the delta segment has room left:
+        then they may go to it without reading the index."""
+        return (not report.changed and folder.can_append(work.head, 0)
+                and set(work.known) <= {x.source for x in work.items})
+
+    def _open(self, work: _Work, folder: IndexFolder, report: IndexReport) -> bool:
+        """Read the index into ``work.old`` (None when it cannot be reused; :meth:`_reusable` says why).
+        A damaged index is rescanned: every file is read again, as for a new index. Returns whether it was."""
+        work.old = self._reusable(folder, report)
+        if work.old is not None or work.head is None:
+            return False
+        work.known = {}
+        work.items, work.stats = self._rescan(work.files, work.skipped, report)
+        return True
+
+    def _embed_work(self, work: _Work, report: IndexReport, show_progress: bool) -> None:
+        """:meth:`_embed_items` of the scanned files; the files no longer there are the removed ones."""
+        embedded = self._embed_items(work.items, report, show_progress)
+        work.items, work.fresh, work.new_chunks, work.new_vectors = embedded
+        if not work.items:
+            msg = f"Corpus '{work.corpus}': no document could be indexed; see the skipped files."
+            raise CorpusError(msg)
+        report.removed = sorted(set(work.known) - {x.source for x in work.items})
+
+    @staticmethod
+    def _append(work: _Work, folder: IndexFolder, report: IndexReport) -> None:
+        """The added documents as the delta segment; the rest of the index is neither read nor written."""
+        documents = len(work.known) + len(work.fresh)
+        report.counts = (documents, folder.append(work.head, work.fresh, work.new_chunks, work.new_vectors, work.stats))
+
+    def _rewrite(self, work: _Work, folder: IndexFolder, report: IndexReport) -> None:
+        """The whole index as one segment: new chunks and vectors for the documents embedded, the old
+        ones for the rest."""
+        old, known = work.old, work.known
+        docs = [x.document or Document(source=x.source, text=old.texts[x.source], sha256=known[x.source]["sha256"],
+                                       pages=old.pages.get(x.source, ()))
+                for x in work.items]
+        report.index = self._assemble(docs, work.new_chunks, work.new_vectors, old, folder.root)
+        for source, entry in report.index.manifest.files.items():  # size and mtime: the next run's shortcut
+            entry.update(work.stats.get(source) or {k: known[source][k] for k in ("size", "mtime_ns")
+                                                    if k in known.get(source, {})})
+        folder.write(report.index)

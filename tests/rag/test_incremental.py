@@ -115,6 +115,21 @@ def test_an_index_of_the_previous_format_is_rebuilt_with_a_message(settings, enc
     assert len(report.added) == 5 and len(report.index.chunks) == len(first.index.chunks)
 
 
+def test_a_damaged_index_with_a_changed_file_is_rescanned_and_each_document_embedded_once(
+        settings, encoder, corpus, tmp_path, monkeypatch):
+    first = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
+    (first.index.path / "chunks.jsonl").write_text("garbage", encoding="utf-8")
+    target = corpus / "001_7d2fc00ee8fcd6c5.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\nCâu này được thêm vào sau.\n", encoding="utf-8")
+    embedded = []
+    real = encoder.encode_documents
+    monkeypatch.setattr(encoder, "encode_documents", lambda texts, **kw: embedded.append(len(texts)) or real(texts, **kw))
+    report = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
+    assert "corrupted" in report.rebuild_reason and len(report.added) == 5 and not report.changed
+    assert embedded == [report.embedded_chunks] == [len(report.index.chunks)]
+    assert_answers(read_index(tmp_path / "idx"), settings, encoder)
+
+
 def test_the_diacritic_tables_are_read_not_built(seed_index_dir, seed_assistant, monkeypatch):
     def no_build(*a, **k):
         raise AssertionError("diacritic tables built at query time")
