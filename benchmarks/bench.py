@@ -234,6 +234,126 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     return p
 
 
+def load_results(out: Path) -> dict:
+    """This machine's figures, with the parts of ``out/bench.json`` that this run may skip."""
+    result: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "load_at_start": os.getloadavg()}, "sizes": {}}
+    path = out / "bench.json"
+    if path.is_file():  # parts skipped this time keep their previous figures
+        result = {**json.loads(path.read_text(encoding="utf-8")), "machine": result["machine"]}
+    return result
+
+
+def save_results(result: dict, out: Path) -> None:
+    """``bench.json`` and ``bench.md`` in ``out``."""
+    from .report import markdown
+
+    (out / "bench.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "bench.md").write_text(markdown(result), encoding="utf-8")
+
+
+def index_seeds(out: Path) -> dict:
+    """A fresh index of the seeds, timed."""
+    log("indexing the seeds")
+    shutil.rmtree(out / "idx-seeds", ignore_errors=True)  # a fresh build is what is timed
+    return real_index(ROOT / "seeds", out / "idx-seeds")
+
+
+def answerer_latency(result: dict, out: Path) -> None:
+    """Warm ask on the seeds, per answerer (the reader's latency budget), into ``result["answerers"]``."""
+    if not (out / "idx-seeds").is_dir():
+        real_index(ROOT / "seeds", out / "idx-seeds")
+    qfile = out / "queries-seeds.json"
+    rows = [json.loads(line) for line in (ROOT / "evals" / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    qfile.write_text(json.dumps([r["question"] for r in rows] * 3, ensure_ascii=False), encoding="utf-8")
+    result["answerers"] = {}
+    for name in ("sentences", "reader"):
+        log(f"seeds: warm ask with answerer={name}")
+        result["answerers"][name] = {**child("benchmarks.serve", str(out / "idx-seeds"), str(qfile),
+                                             "--set", f"answerer={name}"), "load": os.getloadavg()[0]}
+        save_results(result, out)
+
+
+def real_size(n: int, corpus: Path, index_dir: Path, out: Path, earlier: dict | None) -> dict:
+    """The row of a size embedded for real; an index reused as it was keeps the figures of the run
+    that embedded it (``earlier``: this size's row in the previous results)."""
+    log(f"{n} paragraphs: real embedding (progress in {out}/index-{n}.log)")
+    row = {"vectors": "real", **real_index(corpus, index_dir, out / f"index-{n}.log")}
+    if not row["embedded"]:  # reused: keep the figures of the run that embedded it
+        earlier = earlier or {}
+        saved = out / f"real-{n}.json"
+        if not earlier.get("passages_per_s") and saved.is_file():
+            earlier = json.loads(saved.read_text(encoding="utf-8"))
+        keys = ("index_s", "passages_per_s", "tokens_per_s", "indexing_peak_rss_mb", "embedded")
+        row.update({k: earlier[k] for k in keys if earlier.get(k) is not None})
+        row["indexing_note"] = "figures of the run that embedded this index"
+    return row
+
+
+def size_figures(paragraphs: list[str], corpus: Path, index_dir: Path, out: Path, n_queries: int, settings) -> dict:
+    """Adding one document, index size, the serving benchmark and HNSW recall of the index of ``paragraphs``."""
+    n = len(paragraphs)
+    row = add_one_document(corpus, index_dir)
+    row["index_mb"] = dir_mb(index_dir)
+    queries = make_queries(paragraphs, n_queries)
+    qfile = out / f"queries-{n}.json"
+    qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
+    log(f"{n}: serving benchmark")
+    row.update(child("benchmarks.serve", str(index_dir), str(qfile), "--started", str(time.time())))
+
+    qv = settings.encoder().encode_query(queries[:100])
+    row.update(recall_at_10(index_dir, qv, settings))
+    row["load"] = os.getloadavg()[0]
+    return row
+
+
+def corpus_sizes(result: dict, out: Path, paragraphs: list[str], sizes: list[int], args: argparse.Namespace,
+                 settings) -> None:
+    """Each size of Vietnamese Wikipedia indexed (for real, or with synthetic vectors) and measured,
+    into ``result["sizes"]``."""
+    from . import viwiki
+
+    first = None
+    for n in sizes:
+        corpus = viwiki.write_corpus(paragraphs[:n], viwiki.EXTRACTED / f"corpus-{n}")
+        index_dir = out / f"idx-{n}"
+        if args.real or first is None:
+            row = real_size(n, corpus, index_dir, out, result["sizes"].get(str(n)))
+            first = first or index_dir
+        else:
+            log(f"{n} paragraphs: synthetic vectors")
+            row = synthetic_index(paragraphs[:n], first, index_dir, settings, corpus)
+        row.update(size_figures(paragraphs[:n], corpus, index_dir, out, args.queries, settings))
+        result["sizes"][str(n)] = row
+        save_results(result, out)
+
+
+def stock_comparison(args: argparse.Namespace, out: Path, settings) -> dict:
+    """virag against the stock LangChain recipe on ViQuAD-dev, rounds alternated; the medians and their ratios."""
+    from embeddings.builtin import builtin_model_dir
+
+    qs, corpus = VIQUAD / "questions.jsonl", VIQUAD / "corpus"
+    extra = ["--limit", str(args.viquad_limit)] if args.viquad_limit else []
+    runs: dict[str, list[dict]] = {"ours": [], "stock": []}
+    # A B B A …: on shared CPUs the load drifts; alternating cancels the drift out of the ratios
+    order = [("ours", "stock") if i % 2 == 0 else ("stock", "ours") for i in range(args.stock_rounds)]
+    for pair in order:
+        for who in pair:
+            log(f"ViQuAD-dev: {'virag' if who == 'ours' else 'stock LangChain recipe'}")
+            if who == "ours":
+                r = child("benchmarks.ours", str(corpus), str(qs), str(out / "idx-viquad"), *extra)
+            else:
+                r = child("benchmarks.stock", str(corpus), str(qs), str(builtin_model_dir(settings.home_dir)), *extra)
+            runs[who].append({**r, "load": os.getloadavg()[0], "seq": len(runs["ours"]) + len(runs["stock"])})
+    ours, stock = (_median_run(runs[who]) for who in ("ours", "stock"))
+    return {"ours": ours, "stock": stock, "runs": runs, "ratios": {
+        "index_time": ours["index_s"] / stock["index_s"],
+        "peak_rss": ours["peak_rss_mb"] / stock["peak_rss_mb"],
+        "ask_p50_vs_similarity_search_p50": ours["ask_ms"]["p50"] / stock["query_ms"]["p50"],
+        "doc_ndcg@10": ours["doc_ndcg@10"] / stock["doc_ndcg@10"]}}
+
+
 def run(args: argparse.Namespace) -> int:
     from rag.config import Settings
 
@@ -247,98 +367,24 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     paragraphs = viwiki.paragraphs(viwiki.extract())
     sizes = [len(paragraphs) if s.strip() == "all" else min(int(s), len(paragraphs)) for s in args.sizes.split(",")]
-    result: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                "load_at_start": os.getloadavg()}, "sizes": {}}
-    path = out / "bench.json"
-    if path.is_file():  # parts skipped this time keep their previous figures
-        result = {**json.loads(path.read_text(encoding="utf-8")), "machine": result["machine"]}
-
-    def save() -> None:
-        path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-        (out / "bench.md").write_text(markdown(result), encoding="utf-8")
-
+    result = load_results(out)
     if "embed" not in skip:
         result["embedding"] = embed_throughput(paragraphs, args.embed_passages, 220, args.precisions.split(","))
-        save()
+        save_results(result, out)
     if "seeds" not in skip:
-        log("indexing the seeds")
-        shutil.rmtree(out / "idx-seeds", ignore_errors=True)  # a fresh build is what is timed
-        r = real_index(ROOT / "seeds", out / "idx-seeds")
-        result["seeds"] = r
-        save()
-    if "answerers" not in skip:  # warm ask on the seeds, per answerer (the reader's latency budget)
-        if not (out / "idx-seeds").is_dir():
-            real_index(ROOT / "seeds", out / "idx-seeds")
-        qfile = out / "queries-seeds.json"
-        rows = [json.loads(line) for line in (ROOT / "evals" / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines()
-                if line.strip()]
-        qfile.write_text(json.dumps([r["question"] for r in rows] * 3, ensure_ascii=False), encoding="utf-8")
-        result["answerers"] = {}
-        for name in ("sentences", "reader"):
-            log(f"seeds: warm ask with answerer={name}")
-            result["answerers"][name] = {**child("benchmarks.serve", str(out / "idx-seeds"), str(qfile),
-                                                 "--set", f"answerer={name}"), "load": os.getloadavg()[0]}
-            save()
+        result["seeds"] = index_seeds(out)
+        save_results(result, out)
+    if "answerers" not in skip:
+        answerer_latency(result, out)
     if "sizes" not in skip:
-        first = None
-        for n in sizes:
-            corpus = viwiki.write_corpus(paragraphs[:n], viwiki.EXTRACTED / f"corpus-{n}")
-            index_dir = out / f"idx-{n}"
-            if args.real or first is None:
-                log(f"{n} paragraphs: real embedding (progress in {out}/index-{n}.log)")
-                row = {"vectors": "real", **real_index(corpus, index_dir, out / f"index-{n}.log")}
-                if not row["embedded"]:  # reused: keep the figures of the run that embedded it
-                    earlier = result["sizes"].get(str(n)) or {}
-                    saved = out / f"real-{n}.json"
-                    if not earlier.get("passages_per_s") and saved.is_file():
-                        earlier = json.loads(saved.read_text(encoding="utf-8"))
-                    keys = ("index_s", "passages_per_s", "tokens_per_s", "indexing_peak_rss_mb", "embedded")
-                    row.update({k: earlier[k] for k in keys if earlier.get(k) is not None})
-                    row["indexing_note"] = "figures of the run that embedded this index"
-                first = first or index_dir
-            else:
-                log(f"{n} paragraphs: synthetic vectors")
-                row = synthetic_index(paragraphs[:n], first, index_dir, settings, corpus)
-            row.update(add_one_document(corpus, index_dir))
-            row["index_mb"] = dir_mb(index_dir)
-            queries = make_queries(paragraphs[:n], args.queries)
-            qfile = out / f"queries-{n}.json"
-            qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
-            log(f"{n}: serving benchmark")
-            row.update(child("benchmarks.serve", str(index_dir), str(qfile), "--started", str(time.time())))
-
-            qv = settings.encoder().encode_query(queries[:100])
-            row.update(recall_at_10(index_dir, qv, settings))
-            row["load"] = os.getloadavg()[0]
-            result["sizes"][str(n)] = row
-            save()
+        corpus_sizes(result, out, paragraphs, sizes, args, settings)
     if "stock" not in skip and not args.no_stock:
-        from embeddings.builtin import builtin_model_dir
-
-        qs, corpus = VIQUAD / "questions.jsonl", VIQUAD / "corpus"
-        extra = ["--limit", str(args.viquad_limit)] if args.viquad_limit else []
-        runs: dict[str, list[dict]] = {"ours": [], "stock": []}
-        # A B B A …: on shared CPUs the load drifts; alternating cancels the drift out of the ratios
-        order = [("ours", "stock") if i % 2 == 0 else ("stock", "ours") for i in range(args.stock_rounds)]
-        for pair in order:
-            for who in pair:
-                log(f"ViQuAD-dev: {'virag' if who == 'ours' else 'stock LangChain recipe'}")
-                if who == "ours":
-                    r = child("benchmarks.ours", str(corpus), str(qs), str(out / "idx-viquad"), *extra)
-                else:
-                    r = child("benchmarks.stock", str(corpus), str(qs), str(builtin_model_dir(settings.home_dir)), *extra)
-                runs[who].append({**r, "load": os.getloadavg()[0], "seq": len(runs["ours"]) + len(runs["stock"])})
-        ours, stock = (_median_run(runs[who]) for who in ("ours", "stock"))
-        result["stock"] = {"ours": ours, "stock": stock, "runs": runs, "ratios": {
-            "index_time": ours["index_s"] / stock["index_s"],
-            "peak_rss": ours["peak_rss_mb"] / stock["peak_rss_mb"],
-            "ask_p50_vs_similarity_search_p50": ours["ask_ms"]["p50"] / stock["query_ms"]["p50"],
-            "doc_ndcg@10": ours["doc_ndcg@10"] / stock["doc_ndcg@10"]}}
-        save()
+        result["stock"] = stock_comparison(args, out, settings)
+        save_results(result, out)
     result["machine"]["load_at_end"] = os.getloadavg()
-    save()
+    save_results(result, out)
     print(markdown(result))
-    log(f"wrote {path} and {out / 'bench.md'}")
+    log(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
     return 0
 
 
