@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = [json.loads(line)["question"] for line in open(args.questions, encoding="utf-8") if line.strip()]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "-c", args.corpus, "--port", str(port)]
+    cmd = [sys.executable, "-m", "ui.cli", "serve", "-c", args.corpus, "--port", str(port)]
     cmd += [arg for kv in args.set for arg in ("--set", kv)]
     env = {**os.environ, "VIRAG_API_KEY": ""}
     with subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:

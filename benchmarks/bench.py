@@ -68,7 +68,7 @@ def embed_throughput(paragraphs: list[str], n: int, tokens: int, precisions: lis
 
     out: dict = {"passage_tokens": tokens, "passages": n, "threads": os.cpu_count()}
     for precision in precisions:
-        enc = Settings(precision=precision).encoder()
+        enc = Settings().with_(precision=precision).encoder()
         texts = passages_of_tokens(enc, paragraphs, tokens, n)
         seq = len(enc.model.tokenizer("passage: " + texts[0])["input_ids"])
         enc.encode_documents(texts[:8])
@@ -124,8 +124,8 @@ def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings,
         chunks.append(Chunk(source=source, start=0, end=len(text), text=text,
                             sentences=tuple(split_sentences(text, 0, len(text)))))
     started = time.perf_counter()
-    index = new_vector_index(vecs, vecs.shape[1], flat_max=settings.flat_max_vectors, hnsw_m=settings.hnsw_m,
-                             ef_search=settings.hnsw_ef_search)
+    index = new_vector_index(vecs, vecs.shape[1], flat_max=settings.index.flat_max_vectors, hnsw_m=settings.index.hnsw_m,
+                             ef_search=settings.index.hnsw_ef_search)
     vector_s = time.perf_counter() - started
     files = {}
     for source in texts:
@@ -153,7 +153,7 @@ def recall_at_10(index_dir: Path, queries: np.ndarray, settings) -> dict:
     vecs = read_index(index_dir).all_vectors()
     flat = new_vector_index(vecs, vecs.shape[1])
     t = time.perf_counter()
-    hnsw = new_vector_index(vecs, vecs.shape[1], flat_max=0, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search)
+    hnsw = new_vector_index(vecs, vecs.shape[1], flat_max=0, hnsw_m=settings.index.hnsw_m, ef_search=settings.index.hnsw_ef_search)
     build_s = time.perf_counter() - t
     out = {"hnsw_build_s": build_s}
     for name, ix in (("flat", flat), ("hnsw", hnsw)):

@@ -128,7 +128,7 @@ def query_latency(base_index: Path, paragraphs: list[str], out: Path, n_queries:
     from rag.index.folder import read_index, write_index
     from rag.index.memory import StoredIndex
 
-    settings = Settings(threads=1)  # 2 torch threads on 2 shared cores: 20 ms queries become 400 ms (contention)
+    settings = Settings().with_(threads=1)  # 2 torch threads on 2 shared cores: 20 ms queries become 400 ms (contention)
     faiss_dir, milvus_dir = out / f"q-faiss-{len(paragraphs)}", out / f"q-milvus-{len(paragraphs)}"
     from benchmarks.viwiki import EXTRACTED, write_corpus
 

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Warning: {out} is inside the repository but not under bench_out/ (git-ignored).", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "viquad_dev.json"
-    eval_argv = ["eval", str(questions), "--corpus", str(corpus), "--k", str(args.k), "--json", str(json_path),
+    eval_argv = [str(questions), "--corpus", str(corpus), "--k", str(args.k), "--json", str(json_path),
                  "--report", str(out / "viquad_dev.md"), "--plots", str(out / "plots")]
     if args.limit:
         eval_argv += ["--limit", str(args.limit)]
@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args.set:
         eval_argv += ["--set", pair]
 
-    from rag.cli import main as virag
+    from .cli import main as virag_eval
 
-    code = virag(eval_argv)
+    code = virag_eval(eval_argv)
     if code:
         return code
     result = json.loads(json_path.read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from rag.errors import ConfigError
+from rag.errors import ConfigError, ViragError
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ def _reader_only(qa, questions, args) -> int:
     rows = [(q.question, qa.index.texts[d], q.answers) for q in questions if q.answerable
             for d in q.docs[:1] if d in qa.index.texts]
     started = time.perf_counter()
-    result = score_reader(qa.answerer.reader, rows, max_tokens=qa.settings.reader_answer_tokens)
+    result = score_reader(qa.answerer.reader, rows, max_tokens=qa.settings.reader.reader_answer_tokens)
     result["ms_per_question"] = round((time.perf_counter() - started) * 1000 / max(1, len(rows)), 1)
-    result["threshold"] = qa.settings.reader_threshold
+    result["threshold"] = qa.settings.reader.reader_threshold
     print("| metric | value |\n|---|---:|")
     for key, value in result.items():
         print(f"| {key} | {value} |")
@@ -176,8 +176,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .report import summary_table, write_json, write_report
     from .runner import EvalRunner, missing_documents
 
-    settings = Settings(top_k=args.k, candidates=max(Settings.candidates, args.k),
-                        **({"model": args.model} if args.model else {})).with_overrides(args.set or [])
+    settings = Settings().with_(top_k=args.k, **({"model": args.model} if args.model else {})
+                                ).with_overrides(args.set or [])
     if args.k < 10:
         print(f"Note: with --k {args.k}, the @10 metrics see only {args.k} passages.", file=sys.stderr)
     if args.reader_only:
@@ -212,3 +212,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"Wrote {path}", file=sys.stderr)
     print(f"{len(questions)} questions in {time.perf_counter() - started:.1f}s.", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``virag eval`` without the rest of the command line (the sweep and benchmark scripts call this)."""
+    parser = argparse.ArgumentParser(prog="virag eval", description=__doc__.split("\n\n")[0])
+    add_eval_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_eval(args)
+    except ViragError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from .loading import load_questions
 
     questions = load_questions(args.questions).questions[: args.limit]
-    settings = Settings(answerer="reader").with_overrides(args.set).with_(reader_threshold=-1e9)
+    settings = Settings().with_(answerer="reader").with_overrides(args.set).with_(reader_threshold=-1e9)
     qa = Assistant.from_folder(args.corpus, settings=settings)
     rows, times = [], []
     qa.ask(questions[0].question)

@@ -10,7 +10,7 @@ Example::
     from evals.loading import load_questions
     from evals.runner import EvalRunner
 
-    qa = Assistant.from_folder("seeds", settings=Settings(top_k=10))
+    qa = Assistant.from_folder("seeds", settings=Settings().with_(top_k=10))
     result = EvalRunner(qa, k=10).run(load_questions("evals/seed_dev.jsonl").questions)
     result.retrieval["doc_recall@5"], result.answer["accuracy"], result.latency_ms["p50"]
 """
@@ -236,9 +236,8 @@ class EvalRunner:
     """Ask every question through ``assistant.ask``, judge the answers, and summarise.
 
     Args:
-        assistant: a :class:`rag.Assistant`; build it with ``Settings(top_k=k)`` so that
-            ``k`` passages come back (the @10 metrics need ``k >= 10``).
-        k: retrieval depth, recorded in the config.
+        assistant: a :class:`rag.Assistant`.
+        k: passages retrieved per question (the @10 metrics need ``k >= 10``), recorded in the config.
         show_progress: draw a tqdm progress bar with ETA on stderr.
     """
 
@@ -246,9 +245,6 @@ class EvalRunner:
         self.assistant = assistant
         self.k = k
         self.show_progress = show_progress
-        if assistant.settings.top_k < k:
-            logger.warning("The assistant returns %d passages but k is %d; build it with Settings(top_k=%d).",
-                           assistant.settings.top_k, k, k)
 
     def config(self) -> dict:
         """``Settings.to_dict()`` plus k and the fingerprint of the model the index was built with."""
@@ -261,12 +257,12 @@ class EvalRunner:
 
         documents = self.assistant.index.texts
         if questions:  # untimed: loads the model (when the index was reused) and warms caches
-            self.assistant.ask(questions[0].question)
+            self.assistant.ask(questions[0].question, top_k=self.k)
         rows = []
         for q in tqdm(questions, desc="eval", unit="q", disable=not self.show_progress, mininterval=0.5,
                       dynamic_ncols=True):
             started = time.perf_counter()
-            answer = self.assistant.ask(q.question)
+            answer = self.assistant.ask(q.question, top_k=self.k)
             rows.append(judge(q, answer, (time.perf_counter() - started) * 1000, documents))
         return rows
 

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     questions = _strip_diacritics(args.questions, args.out) if args.no_diacritics else args.questions
 
-    from rag.cli import main as virag
+    from .cli import main as virag_eval
 
     header = "| config | " + " | ".join(k for _, k in COLUMNS) + " |"
     rows = [header, "|" + "---|" * (len(COLUMNS) + 1)]
@@ -61,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         name, _, pairs = spec.partition(":")
         slug = re.sub(r"\W+", "-", name.strip()).strip("-") or "run"
         out_json = args.out / f"{questions.stem}-{slug}.json"
-        argv_eval = ["eval", str(questions), "--corpus", args.corpus, "--json", str(out_json), "--quiet"]
+        argv_eval = [str(questions), "--corpus", args.corpus, "--json", str(out_json), "--quiet"]
         for pair in pairs.split():
             argv_eval += ["--set", pair]
         if args.limit:
             argv_eval += ["--limit", str(args.limit)]
-        if virag(argv_eval):
+        if virag_eval(argv_eval):
             return 1
         result = json.loads(out_json.read_text(encoding="utf-8"))
         rows.append(f"| {name.strip()} `{pairs.strip() or 'defaults'}` | "

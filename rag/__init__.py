@@ -1,7 +1,7 @@
 """virag: cited question answering over Vietnamese documents.
 
-Names are imported lazily: ``embeddings`` uses ``rag.config`` and ``rag.errors``
-without pulling in the whole pipeline (and torch) on import.
+Names are imported lazily: ``from rag import Settings`` (or ``rag.errors``) does not pull in the
+whole pipeline, and torch, on import.
 """
 
 import os
@@ -26,7 +26,7 @@ _EXPORTS = {
     "Assistant": ".assistant",
     "Chunk": ".types",
     "Document": ".types",
-    "Query": ".search.query",
+    "Query": ".types",
     "Settings": ".config",
     "ViragError": ".errors",
 }

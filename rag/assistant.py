@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
+
+from langchain_core.runnables import Runnable
 
 from embeddings.encoder import Encoder
 
 from .answer.legal import ArticleAnswers
-from .answer.tables import TableAnswers
 from .answer.protocol import Answerer
+from .answer.reader import WEIGHTS as READER_WEIGHTS
 from .answer.sentences import SentenceAnswerer
+from .answer.tables import TableAnswers
 from .chain import ViragRetriever, build_chain
 from .config import Settings
-from .errors import IndexError_, QuestionError
+from .errors import ConfigError, IndexError_, QuestionError
 from .index.indexer import Indexer, IndexReport
 from .index.folder import read_index
 from .index.memory import StoredIndex
 from .search.followup import condense, condense_with_llm
-from .search.query import Query, clean
+from .search.query import clean
 from .search.retriever import HybridRetriever
-from .types import Answer
+from .types import Answer, Query
 
+LLM_ANSWERERS = ("openai", "llamacpp")
 NO_WORDS_TEXT = "Câu hỏi không có từ nào để tìm kiếm; hãy đặt câu hỏi bằng chữ."
 
 
@@ -36,6 +42,7 @@ class Assistant:
         ans = qa.ask("Cụm thi đua số 2 gồm những tỉnh nào?")
         print(ans.text)                      # '… Lạng Sơn, …, Hà Tĩnh. [1]'
         ans.citations[0].source              # '004_67d702c3fe2dbdbb.txt'
+        qa.ask("…", answerer="reader", top_k=8, history=["earlier question"])   # per-call options
     """
 
     def __init__(self, index: StoredIndex, *, settings: Settings | None = None, encoder: Encoder | None = None,
@@ -44,38 +51,86 @@ class Assistant:
         self.encoder = encoder or self.settings.encoder()
         self.index = index
         self.report = report
-        self.retriever = HybridRetriever(self.settings, self.encoder, index)
-        self.extractive = SentenceAnswerer(self.settings, index, self.retriever.keywords)
-        self.chat_model = None
-        self.answerer: Answerer = answerer or self._answerer()
-        name = self.answerer.name
-        passages = self.settings.reader_passages if name == "reader" else self.settings.answer_passages
-        self.chain = build_chain(self.retriever, self.answerer,
-                                 [ArticleAnswers(index, name), TableAnswers(index, passages, name)])
+        self.retriever = HybridRetriever(self.settings.retrieval, self.encoder, index)
+        self.default_answerer = answerer.name if answerer is not None else self.settings.answer.answerer
+        self._answerers: dict[str, Answerer] = {answerer.name: answerer} if answerer is not None else {}
+        self._chains: dict[str, Runnable] = {}
+        self._building = threading.Lock()
+        _ = self.chat_model  # a configured LLM that lacks its server or model fails here, not at the first question
 
-    def _answerer(self) -> Answerer:
-        """The answerer ``settings.answerer`` names (models load here, once per process)."""
-        s = self.settings
-        if s.answerer == "reader":
-            return self._reader()
-        if s.answerer in ("openai", "llamacpp"):
-            from .answer.llm import LLMAnswerer, make_chat_model
-            from .answer.reader import WEIGHTS
+    # -- answerers, built on first use and kept by name ----------------------
+    def answerers(self) -> dict[str, str]:
+        """The answerers this assistant can use, name → what it does (for menus): the sentence answerer
+        always, the reader when its weights are there, an LLM when the settings configure one."""
+        s, llm = self.settings, self.settings.answer.answerer
+        found = {}
+        if s.reader.reader_weights or READER_WEIGHTS.is_file():
+            found["reader"] = "Mô hình đọc hiểu: câu trả lời ngắn + câu trích dẫn"
+        found["sentences"] = "Trích câu từ tài liệu (nhanh, không cần mô hình)"
+        if llm in LLM_ANSWERERS:
+            found[llm] = f"LLM: {s.llm.llm_model or s.llm.llm_model_path or llm} ({llm})"
+        for name, given in self._answerers.items():
+            found.setdefault(name, type(given).__name__)
+        return found
 
-            self.chat_model = make_chat_model(s)
-            reader = self._reader() if s.reader_weights or WEIGHTS.is_file() else None
-            return LLMAnswerer(s, self.chat_model, self.extractive, reader)
-        return self.extractive
+    @property
+    def answerer(self) -> Answerer:
+        """The default answerer (``settings.answerer``, or the one given to the constructor)."""
+        return self.answerer_named(self.default_answerer)
 
-    def _reader(self):
-        from .answer.reader import WEIGHTS, bfloat16_is_fast, shared_reader
-        from .answer.reading import ReaderAnswerer
+    def answerer_named(self, name: str | None = None) -> Answerer:
+        """The answerer called ``name`` (None: the default); models load on first use, once."""
+        name = name or self.default_answerer
+        found = self._answerers.get(name)
+        if found is not None:
+            return found
+        if name not in self.answerers():
+            msg = f"Unknown answerer '{name}'; available: {', '.join(self.answerers())}."
+            raise ConfigError(msg)
+        with self._building:
+            if name not in self._answerers:
+                self._answerers[name] = self._build(name)
+        return self._answerers[name]
 
-        s = self.settings
-        bfloat16 = s.reader_precision == "bfloat16" or (s.reader_precision == "auto" and bfloat16_is_fast())
-        reader = shared_reader(self.encoder.builtin_path(), s.reader_weights or str(WEIGHTS), bfloat16)
-        return ReaderAnswerer(s, self.index, reader)
+    def _build(self, name: str) -> Answerer:
+        if name == "sentences":
+            return SentenceAnswerer(self.settings.answer, self.index, self.retriever.keywords)
+        if name == "reader":
+            from .answer.reader import bfloat16_is_fast, shared_reader
+            from .answer.reader_answerer import ReaderAnswerer
 
+            r = self.settings.reader
+            bfloat16 = r.reader_precision == "bfloat16" or (r.reader_precision == "auto" and bfloat16_is_fast())
+            reader = shared_reader(self.encoder.builtin_path(), r.reader_weights or str(READER_WEIGHTS), bfloat16)
+            return ReaderAnswerer(r, self.index, reader)
+        from .answer.llm import LLMAnswerer
+
+        # the extractive answer is the fallback; the reader, when it is there, orders the passages
+        reader = self._build("reader") if "reader" in self.answerers() else None
+        return LLMAnswerer(name, self.chat_model, self._build("sentences"), reader)
+
+    @cached_property
+    def chat_model(self):
+        """The configured LLM (``answerer = "openai"`` or ``"llamacpp"``), else None; it also condenses follow-ups."""
+        name = self.settings.answer.answerer
+        if name not in LLM_ANSWERERS:
+            return None
+        from .answer.llm import make_chat_model
+
+        return make_chat_model(name, self.settings.llm)
+
+    def _chain(self, name: str | None) -> Runnable:
+        answerer = self.answerer_named(name)
+        chain = self._chains.get(answerer.name)
+        if chain is None:
+            s = self.settings
+            passages = s.reader.reader_passages if answerer.name == "reader" else s.answer.answer_passages
+            chain = build_chain(self.retriever, answerer,
+                                [ArticleAnswers(self.index), TableAnswers(self.index, passages)])
+            self._chains[answerer.name] = chain
+        return chain
+
+    # -- building ------------------------------------------------------------
     @classmethod
     def from_folder(cls, folder: str | Path, *, settings: Settings | None = None, index_dir: str | Path | None = None,
                     encoder: Encoder | None = None, show_progress: bool = False) -> Assistant:
@@ -104,6 +159,7 @@ class Assistant:
         """A langchain ``BaseRetriever`` over this corpus."""
         return ViragRetriever(retriever=self.retriever, k=k)
 
+    # -- asking --------------------------------------------------------------
     def analyse(self, question: str, history: list[str] | None = None) -> Query:
         """The question as it will be searched: cleaned, completed from ``history`` when it is a follow-up."""
         query = self.retriever.analyse(question)
@@ -113,27 +169,34 @@ class Assistant:
                 else condense(query, history))
         return query if text == query.text else self.retriever.analyse(text)
 
-    def ask(self, question: str, *, history: list[str] | None = None) -> Answer:
+    def ask(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
+            answerer: str | None = None) -> Answer:
         """Answer ``question`` from the corpus, citing exact spans; abstains when the documents do not say.
 
-        ``history``: earlier questions of the conversation, oldest first, for follow-ups.
+        ``history``: earlier questions of the conversation, oldest first, for follow-ups (:func:`history`
+        and :func:`split_messages` make it from earlier answers or chat messages). ``top_k``: passages to
+        retrieve (default ``settings.retrieval.top_k``). ``answerer``: a name from :meth:`answerers` (default: the
+        settings').
         """
-        *_, answer = self.stream(question, history=history)
+        *_, answer = self.stream(question, history=history, top_k=top_k, answerer=answerer)
         return answer
 
-    def stream(self, question: str, *, history: list[str] | None = None) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces as it is produced, then the finished :class:`Answer`.
+    def stream(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
+               answerer: str | None = None) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the finished :class:`Answer` (options
+        as :meth:`ask`).
 
         Citation numbers in the pieces are already final: a streamed ``[n]`` never changes.
         """
         started = time.perf_counter()
-        asked = clean(question, self.settings.max_question_chars)
+        chain = self._chain(answerer)  # an unknown answerer fails before any work
+        asked = clean(question, self.settings.retrieval.max_question_chars)
         query = self.analyse(asked, history)
         if not query.has_words:
             answer = Answer(question=asked, text=NO_WORDS_TEXT, citations=[], abstained=True, passages=[])
             yield answer.text
         else:
-            for piece in self.chain.stream(query):
+            for piece in chain.stream((query, top_k)):
                 if isinstance(piece, Answer):
                     answer = piece
                 else:
@@ -142,17 +205,44 @@ class Assistant:
         answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
         yield answer
 
-    def chat(self, messages: list[dict]) -> Answer:
+    def chat(self, messages: list, **options) -> Answer:
         """Answer the last user message of an OpenAI-style ``messages`` list, using earlier ones as context."""
-        users = [m.get("content", "") for m in messages if m.get("role") == "user"]
-        if not users:
-            msg = "messages holds no {'role': 'user', 'content': …} entry."
-            raise QuestionError(msg)
-        return self.ask(users[-1], history=users[:-1])
+        question, earlier = split_messages(messages)
+        return self.ask(question, history=earlier, **options)
 
     def conversation(self) -> Conversation:
         """A conversation that remembers its questions, for follow-ups."""
         return Conversation(self)
+
+
+def split_messages(messages: list) -> tuple[str, list[str]]:
+    """The question (the last message, the user's) and the earlier user messages, oldest first.
+
+    ``messages`` are OpenAI-style ``{"role", "content"}`` dicts or objects with ``role`` and ``text()``
+    (the HTTP API's); :class:`QuestionError` when the last one is not the user's.
+    """
+
+    def role(m) -> str:
+        return m.get("role", "") if isinstance(m, dict) else m.role
+
+    def text(m) -> str:
+        return (m.get("content") or "") if isinstance(m, dict) else m.text()
+
+    if not messages or role(messages[-1]) != "user":
+        msg = "The last message must be the user's question (role 'user')."
+        raise QuestionError(msg)
+    users = [text(m) for m in messages if role(m) == "user"]
+    return users[-1], users[:-1]
+
+
+def history(earlier: list) -> list[str]:
+    """Earlier answers (:class:`Answer` or its ``to_dict()``), oldest first, as the questions they searched:
+    the ``history`` a follow-up leans on (a follow-up of a follow-up keeps the context)."""
+    asked = []
+    for a in earlier:
+        d = a if isinstance(a, dict) else {"search_query": a.search_query, "question": a.question}
+        asked.append(d.get("search_query") or d.get("question", ""))
+    return asked
 
 
 class Conversation:
@@ -167,10 +257,9 @@ class Conversation:
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
-        self.questions: list[str] = []
+        self.answers: list[Answer] = []
 
-    def ask(self, question: str) -> Answer:
-        answer = self.assistant.ask(question, history=self.questions)
-        # remember the completed question, so a follow-up of a follow-up keeps the context
-        self.questions.append(answer.search_query or answer.question)
+    def ask(self, question: str, **options) -> Answer:
+        answer = self.assistant.ask(question, history=history(self.answers), **options)
+        self.answers.append(answer)
         return answer

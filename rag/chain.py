@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -12,17 +11,9 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from .answer.cite import stream_answer
-from .answer.protocol import Answerer
-from .search.query import Query
+from .answer.protocol import Answerer, Lookup
 from .search.retriever import HybridRetriever
-from .types import Answer, Retrieval
-
-
-class Lookup(Protocol):
-    """An answer found without reading (:class:`~rag.answer.legal.ArticleAnswers`,
-    :class:`~rag.answer.tables.TableAnswers`), or ``None`` when the question is not of its kind."""
-
-    def answer(self, query: Query, retrieval: Retrieval) -> Answer | None: ...
+from .types import Answer, Query, Retrieval
 
 
 class ViragRetriever(BaseRetriever):
@@ -49,22 +40,26 @@ class ViragRetriever(BaseRetriever):
 
 
 def build_chain(retriever: HybridRetriever, answerer: Answerer,
-                lookups: Sequence[Lookup] = ()) -> Runnable[Query, str | Answer]:
-    """:class:`Query` → :class:`Retrieval` → text pieces (``[n]`` final), then the :class:`Answer`.
+                lookups: Sequence[Lookup] = ()) -> Runnable[tuple[Query, int | None], str | Answer]:
+    """``(query, k)`` → :class:`Retrieval` of ``k`` passages (None: the settings' ``top_k``) → text pieces
+    (``[n]`` final), then the :class:`Answer`.
 
-    ``chain.stream(query)`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
+    ``chain.stream((query, k))`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
     ``lookups`` answer what needs no reading ("what does Điều N say", the cell of a table's row), each
     ``None`` when it does not apply; the answerer answers the rest.
     """
 
+    def retrieve(asked: tuple[Query, int | None]) -> Retrieval:
+        return retriever.run(*asked)
+
     def answer(retrievals: Iterator[Retrieval]) -> Iterator[str | Answer]:
         for retrieval in retrievals:
             started = time.perf_counter()
-            quoted = next(filter(None, (lookup.answer(retrieval.query, retrieval) for lookup in lookups)), None)
-            pieces = stream_answer(quoted) if quoted is not None else answerer.stream(retrieval.query, retrieval)
+            found = next(filter(None, (lookup.run(retrieval) for lookup in lookups)), None)
+            pieces = stream_answer(found) if found is not None else answerer.stream(retrieval)
             for piece in pieces:
                 if isinstance(piece, Answer):
                     piece.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)
                 yield piece
 
-    return RunnableLambda(retriever.run, name="retrieve") | RunnableGenerator(answer, name="answer")
+    return RunnableLambda(retrieve, name="retrieve") | RunnableGenerator(answer, name="answer")

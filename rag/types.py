@@ -6,14 +6,13 @@ can be swapped or tested alone. Offsets everywhere index :attr:`Document.text`.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # annotations only: the types module imports no stage
+if TYPE_CHECKING:  # annotations only
     import numpy as np
-
-    from .search.query import Query
 
 Span = tuple[int, int]  # [start, end) character offsets into a document's text
 
@@ -67,6 +66,47 @@ class Chunk:
         return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What a question points at: an article, its clause and point, and words naming the document."""
+
+    article: str | None = None  # '35'
+    clause: str | None = None  # '2'
+    point: str | None = None  # 'a' (folded: 'đ' reads 'd')
+    document: tuple[str, ...] = ()  # folded words naming the document: ('bo', 'luat', 'lao', 'dong')
+
+    def __bool__(self) -> bool:
+        return bool(self.article)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """One question as every stage sees it.
+
+    Made by the search stage's ``rag.search.query.analyse``; nothing later re-derives these.
+    """
+
+    text: str  # NFC, whitespace collapsed, length-limited
+    folded: bool  # typed without any diacritics: matched on the accent-folded fields
+    syllables: tuple[str, ...]  # lower-cased, canonical tones (folded when ``folded``)
+    terms: tuple[str, ...]  # the syllables that carry meaning (question and function words removed)
+    dense_text: str  # what the dense side embeds: diacritics restored when ``folded``
+    wants: str | None  # 'name', 'number', 'date' or None
+    kind: str | None  # wants, else 'why', 'how', 'list' or None
+    listed: str | None = None  # the head noun of a list question ('tỉnh' in "gồm những tỉnh nào")
+    vietnamese: bool  # most words are Vietnamese syllables
+    key: str  # match key: the text (folded when ``folded``) with canonical tones, casefolded
+    reference: Reference = Reference()  # the article, clause and document a question names ("Điều 35 …")
+
+    @property
+    def has_words(self) -> bool:
+        return bool(re.search(r"\w", self.text))
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(zip(self.syllables, self.syllables[1:]))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Retrieved:
     """One retrieved chunk with its fused score and the ranks that produced it (1-based, None if absent)."""
@@ -110,7 +150,7 @@ class Citation:
     document: str | None = None  # legal texts: 'Bộ luật Lao động 2019'
 
     @property
-    def reference(self) -> str:
+    def location(self) -> str:
         """'Điều 35, khoản 2 — Bộ luật Lao động 2019' (empty when the source has no structure)."""
         return " — ".join(x for x in (self.section, self.document) if x)
 

@@ -123,3 +123,22 @@ def looks_vietnamese(text: str) -> bool:
     if len(words) < 3:
         return True
     return sum(map(is_syllable, words)) >= 0.6 * len(words)
+
+
+# -- spans of text: [start, end) offsets, whitespace left out
+_LINE = re.compile(r"[^\r\n]+")
+
+
+def trim(text: str, s: int, e: int) -> tuple[int, int]:
+    """``(s, e)`` without the whitespace at either end of ``text[s:e]``."""
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """The non-blank lines of ``text[start:end]``, each without the whitespace around it."""
+    spans = (trim(text, *m.span()) for m in _LINE.finditer(text, start, len(text) if end is None else end))
+    return [(s, e) for s, e in spans if s < e]

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from rag.cli import main
+from ui.cli import main
 from tests.conftest import SEEDS
 
 PROVINCES = ["Lạng Sơn", "Quảng Ninh", "Hải Phòng", "Bắc Giang", "Bắc Ninh", "Thái Bình", "Hưng Yên", "Hải Dương",

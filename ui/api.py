@@ -39,7 +39,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from rag import Answer
-from rag.errors import ViragError
+from rag.assistant import split_messages
+from rag.config import ServingOptions
+from rag.errors import QuestionError, ViragError
 from rag.index.catalogue import listing
 
 from .service import ChatService
@@ -61,9 +63,12 @@ class ApiConfig:
     queue: int = 64  # requests waiting for a worker; beyond them, 503 at once
 
     @classmethod
-    def from_env(cls, **changes) -> ApiConfig:
-        """The token from ``$VIRAG_API_KEY`` (unset or empty: no authentication)."""
-        return cls(token=os.environ.get(TOKEN_ENV) or None, **changes)
+    def from_env(cls, serving: ServingOptions | None = None, **changes) -> ApiConfig:
+        """The token from ``$VIRAG_API_KEY`` (unset or empty: no authentication); the limits from ``serving``
+        (the settings' ``serving`` group)."""
+        s = serving or ServingOptions()
+        limits = {"max_body_mb": s.api_max_body_mb, "workers": s.api_workers, "queue": s.api_queue}
+        return cls(token=os.environ.get(TOKEN_ENV) or None, **{**limits, **changes})
 
 
 class ApiError(Exception):
@@ -170,10 +175,8 @@ def corpus_name(service: ChatService) -> str:
 
 def models(service: ChatService) -> dict[str, str]:
     """Model name → answerer: ``virag-seeds`` answers as configured, ``virag-seeds:<answerer>`` with that one."""
-    base = corpus_name(service)
-    names = {base: service.settings.answerer}
-    names.update({f"{base}:{name}": name for _, name in service.answerers()})
-    return names
+    base, qa = corpus_name(service), service.assistant
+    return {base: qa.default_answerer, **{f"{base}:{name}": name for name in qa.answerers()}}
 
 
 def _answerer(known: dict[str, str], model: str | None) -> str:
@@ -196,12 +199,13 @@ def answer_fields(answer: Answer) -> dict:
 
 def _conversation(messages: list[Message], max_chars: int) -> tuple[str, list[str]]:
     """The question (the last message, the user's) and the earlier user questions, for follow-ups."""
-    if messages[-1].role != "user":
-        raise ApiError(400, "The last message must be the user's question (role 'user').", param="messages")
-    users = [m.text() for m in messages if m.role == "user"]
-    if not users[-1].strip():
+    try:
+        question, history = split_messages(messages)
+    except QuestionError as exc:
+        raise ApiError(400, str(exc), param="messages") from None
+    if not question.strip():
         raise ApiError(400, "Câu hỏi trống. / The question is empty.", param="messages")
-    return _within(users[-1], max_chars, "messages"), users[:-1]
+    return _within(question, max_chars, "messages"), history
 
 
 def _within(question: str, max_chars: int, param: str) -> str:
@@ -223,15 +227,30 @@ def _sse(data: dict | str) -> str:
 # -- the app ------------------------------------------------------------------
 def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
     """The FastAPI app: ``/v1/models``, ``/v1/chat/completions``, ``/v1/ask``, ``/v1/documents``, ``/healthz``."""
-    config = config or ApiConfig.from_env()
-    gate = Gate(config.workers, config.queue)
-    max_chars = service.settings.max_question_chars
-    upload_bytes = int(service.limits.max_mb * 1e6 * service.limits.max_files) + 1_000_000
-    started = int(time.time())
-    served = models(service)  # the answerers are the settings' and the shipped weights': fixed while serving
-
+    config = config or ApiConfig.from_env(service.settings.serving)
     app = FastAPI(title="virag", version="1", summary="Cited question answering over Vietnamese documents, "
                   "through OpenAI's chat-completions protocol and native routes.")
+    _answer_errors(app)
+    _limit_bodies(app, config, service)
+    if config.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
+                           allow_headers=["*"])
+    served = models(service)  # the answerers are the settings' and the shipped weights': fixed while serving
+    v1 = {"dependencies": [Depends(_authorise(config))]}
+    _answer_routes(app, service, served, Gate(config.workers, config.queue), v1)
+    _document_routes(app, service, v1)
+
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def unknown(rest: str) -> None:
+        """Any other /v1 route: OpenAI's 404 (mounted beside the chat, the chat would answer it otherwise)."""
+        raise ApiError(404, f"Unknown route /v1/{rest}; see /docs for the routes this server has.",
+                       code="unknown_url")
+
+    return app
+
+
+def _authorise(config: ApiConfig):
+    """The dependency every /v1 route has: the bearer token, when the server has one."""
 
     def authorise(request: Request) -> None:
         if config.token is None:
@@ -240,6 +259,12 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.token.encode()):
             raise ApiError(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>' "
                            f"(the server's ${TOKEN_ENV}).", code="invalid_api_key")
+
+    return authorise
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """Every error in OpenAI's shape, never a traceback."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -267,6 +292,12 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
         logger.exception("Unexpected error in the API")
         return ApiError(500, f"Internal error ({type(exc).__name__}); the server log has the details.").response()
 
+
+def _limit_bodies(app: FastAPI, config: ApiConfig, service: ChatService) -> None:
+    """413 for a /v1 body over its limit (uploads: the service's upload limits), before it is read."""
+    limits = service.limits
+    upload_bytes = int(limits.max_mb * 1e6 * (limits.max_files or 1)) + 1_000_000
+
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):
         if not request.url.path.startswith("/v1/"):  # the chat mounted beside the API has its own limits
@@ -278,11 +309,11 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
                             code="request_too_large").response()
         return await call_next(request)
 
-    if config.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"])
 
-    v1 = {"dependencies": [Depends(authorise)]}
+def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], gate: Gate, v1: dict) -> None:
+    """``/healthz``, ``/v1/models``, ``/v1/chat/completions`` and ``/v1/ask``."""
+    max_chars = service.settings.retrieval.max_question_chars
+    started = int(time.time())
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict:
@@ -301,41 +332,20 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
         """Answer the last user message; earlier user messages make it a follow-up. The answer's ``content``
         carries ``[n]`` markers; ``citations``, ``short_answer``, ``abstained`` and ``passages`` come beside
         ``choices`` (when streaming: in the last chunk)."""
-        answerer = _answerer(served, body.model)
-        question, history = _conversation(body.messages, max_chars)
+        options = {"top_k": body.top_k, "answerer": _answerer(served, body.model)}
+        question, options["history"] = _conversation(body.messages, max_chars)
         ticket = gate.admit()
         head = {"id": _completion_id(), "created": int(time.time()), "model": body.model}
         if not body.stream:
             with ticket:
-                answer = service.ask(question, top_k=body.top_k, answerer=answerer, history=history)
+                answer = service.ask(question, **options)
             return {**head, "object": "chat.completion",
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": answer.text}}],
                     **answer_fields(answer)}
-        qa = service.answerer(body.top_k, answerer)
-
-        def events() -> Iterator[str]:
-            chunk = {**head, "object": "chat.completion.chunk"}
-            with ticket:
-                yield _sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                                  "finish_reason": None}]})
-                try:
-                    for piece in qa.stream(question, history=history):
-                        if isinstance(piece, Answer):
-                            yield _sse({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                                        **answer_fields(piece)})
-                        elif piece:
-                            yield _sse({**chunk, "choices": [{"index": 0, "delta": {"content": piece},
-                                                              "finish_reason": None}]})
-                except Exception as exc:  # the status line is sent: the error travels as an event
-                    logger.exception("Error while streaming an answer")
-                    error = exc if isinstance(exc, ApiError) else ApiError(
-                        400 if isinstance(exc, ViragError) else 500, str(exc) or type(exc).__name__)
-                    yield _sse(error.body())
-            yield _sse("[DONE]")
-
+        events = _completion_events(service.assistant.stream(question, **options), head, ticket)
         # the ticket is also freed when a client leaves before the stream starts
-        return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(ticket.release))
+        return StreamingResponse(events, media_type="text/event-stream", background=BackgroundTask(ticket.release))
 
     @app.post("/v1/ask", tags=["virag"], **v1)
     def ask(body: AskRequest) -> dict:
@@ -345,6 +355,33 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
         with gate.admit():
             answer = service.ask(question, top_k=body.top_k, answerer=answerer, history=body.history)
         return answer.to_dict()
+
+
+def _completion_events(pieces: Iterator[str | Answer], head: dict, ticket: _Ticket) -> Iterator[str]:
+    """The server-sent events of a streamed completion: the role, the text pieces, the finished answer's
+    fields, ``[DONE]``; an error after the status line travels as an event."""
+    chunk = {**head, "object": "chat.completion.chunk"}
+    with ticket:
+        yield _sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                          "finish_reason": None}]})
+        try:
+            for piece in pieces:
+                if isinstance(piece, Answer):
+                    yield _sse({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                                **answer_fields(piece)})
+                elif piece:
+                    yield _sse({**chunk, "choices": [{"index": 0, "delta": {"content": piece},
+                                                      "finish_reason": None}]})
+        except Exception as exc:
+            logger.exception("Error while streaming an answer")
+            error = exc if isinstance(exc, ApiError) else ApiError(
+                400 if isinstance(exc, ViragError) else 500, str(exc) or type(exc).__name__)
+            yield _sse(error.body())
+    yield _sse("[DONE]")
+
+
+def _document_routes(app: FastAPI, service: ChatService, v1: dict) -> None:
+    """``/v1/documents``: list, upload, delete."""
 
     @app.get("/v1/documents", tags=["virag"], **v1)
     def documents() -> dict:
@@ -360,7 +397,7 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
             raise ApiError(403, "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu. / "
                            "The server serves an index without its corpus folder: uploads are off.")
         limits = service.limits
-        if len(files) > limits.max_files:
+        if limits.max_files is not None and len(files) > limits.max_files:
             raise ApiError(400, f"At most {limits.max_files} files per request; got {len(files)}.", param="files")
         with tempfile.TemporaryDirectory(prefix="virag-upload-") as tmp:
             paths = []
@@ -389,14 +426,6 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
             raise ApiError(404, f"No indexed document is named '{name}'.", code="document_not_found", param="name")
         summary = service.remove_file(name)
         return {"deleted": name, "summary": summary}
-
-    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    def unknown(rest: str) -> None:
-        """Any other /v1 route: OpenAI's 404 (mounted beside the chat, the chat would answer it otherwise)."""
-        raise ApiError(404, f"Unknown route /v1/{rest}; see /docs for the routes this server has.",
-                       code="unknown_url")
-
-    return app
 
 
 # -- serving ------------------------------------------------------------------

@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from rag.assistant import history as history_of  # noqa: E402
 from rag.errors import ViragError  # noqa: E402
 from rag.ingest.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from rag.types import page_at  # noqa: E402
@@ -61,13 +63,12 @@ class _Handlers:
             yield skip, skip, skip, skip, skip
             return
         turn = len(turns)
-        asked = [t.get("search_query") or t.get("question", "") for t in turns]
         history += [_user_message(question), _bot_message(f'<div class="virag-pending">{PENDING}</div>')]
         yield "", history, skip, skip, skip
         try:
             answer = None
             for text, final in self.service.stream(question, top_k=int(top_k or 0) or None, answerer=answerer,
-                                                   history=asked):
+                                                   history=history_of(turns)):
                 if final is not None:
                     answer = final.to_dict()
                     break
@@ -93,7 +94,7 @@ class _Handlers:
         if kind == "c":
             item = next((c for c in answer.get("citations", []) if c["n"] == n), None)
             label = f"Trích dẫn [{n}]"
-            where = render.reference(item) if item else ""
+            where = render.location(item) if item else ""
             label += f": {where}" if where else ""
         else:
             item = next((p for p in answer.get("passages", []) if p["rank"] == n), None)
@@ -183,85 +184,103 @@ def export(turns: list) -> str:
 def build_app(service: ChatService) -> gr.Blocks:
     """The Blocks app over ``service`` (not launched; see :func:`launch`)."""
     h = _Handlers(service)
-    files = service.assistant.index.manifest.files
     with gr.Blocks(title="virag", analytics_enabled=False) as demo:
         turns = gr.State([])
         gr.HTML(f"<h2>{render.esc(TITLE)}</h2>", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Hỏi đáp", id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(
-                            label="Hội thoại", elem_id="virag-chat", render_markdown=False, sanitize_html=True,
-                            height=480, buttons=["copy"], feedback_options=None,
-                            placeholder=f"{len(files)} tài liệu sẵn sàng. Hãy đặt câu hỏi bằng tiếng Việt.",
-                        )
-                        with gr.Row():
-                            question = gr.Textbox(placeholder="Đặt câu hỏi về tài liệu…", show_label=False,
-                                                  elem_id="virag-question", scale=5, lines=1, max_lines=4)
-                            send = gr.Button("Gửi", variant="primary", elem_id="virag-send", scale=1, min_width=80)
-                        with gr.Row():
-                            restart = gr.Button(NEW_CONVERSATION, elem_id="virag-new", size="sm")
-                            download = gr.DownloadButton("Tải hội thoại (Markdown)", value=None, size="sm",
-                                                         elem_id="virag-export", interactive=False)
-                        examples = example_questions(service.assistant.index.texts)
-                        if examples:
-                            gr.Examples([[q] for q in examples], inputs=[question], label="Câu hỏi mẫu")
-                        with gr.Accordion("Cài đặt", open=False):
-                            top_k = gr.Slider(1, 20, value=service.settings.top_k, step=1,
-                                              label="Số đoạn truy xuất (top-k)", elem_id="virag-topk")
-                            answerer = gr.Dropdown(service.answerers(), value=service.settings.answerer,
-                                                   label="Cách trả lời", elem_id="virag-answerer")
-                    with gr.Column(scale=2):
-                        sources = gr.HTML(render.sources_html(None, 0), elem_id="virag-sources", js_on_load=None)
-                        viewer = gr.HTML(render.placeholder_html(VIEWER_EMPTY), elem_id="virag-viewer",
-                                         js_on_load=VIEWER_JS)
+                chat = _chat_tab(service)
             with gr.Tab("Tài liệu", id="docs"):
-                gr.Markdown(
-                    f"Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)}, tối đa {service.limits.max_files} tệp "
-                    f"mỗi lần, mỗi tệp ≤ {service.limits.max_mb:g} MB. Tệp được thêm vào kho tài liệu và "
-                    "lập chỉ mục ngay." if service.can_upload else
-                    "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu."
-                )
-                upload_files = gr.File(label="Chọn tệp", file_count="multiple", type="filepath",
-                                       elem_id="virag-upload", interactive=service.can_upload)
-                upload_btn = gr.Button("Thêm vào kho và lập chỉ mục", variant="primary", elem_id="virag-upload-btn",
-                                       interactive=service.can_upload)
-                upload_status = gr.HTML("", elem_id="virag-upload-status", js_on_load=None)
-                with gr.Row():
-                    chosen = gr.Dropdown([], value=None, label="Tệp", elem_id="virag-file", scale=3,
-                                         interactive=service.can_upload)
-                    reindex_btn = gr.Button("Lập chỉ mục lại", elem_id="virag-reindex", scale=1,
-                                            interactive=service.can_upload)
-                    remove_btn = gr.Button("Xoá tệp…", variant="stop", elem_id="virag-remove", scale=1,
-                                           interactive=service.can_upload)
-                with gr.Row(visible=False, elem_id="virag-confirm") as confirm_row:
-                    confirm_text = gr.HTML("", js_on_load=None)
-                    confirm_btn = gr.Button("Xoá hẳn", variant="stop", elem_id="virag-confirm-remove")
-                    cancel_btn = gr.Button("Huỷ", elem_id="virag-cancel-remove")
-                docs_table = gr.HTML(render.documents_table_html(service.files()[0]), elem_id="virag-docs",
-                                     js_on_load=None)
-
-        io = dict(inputs=[question, chatbot, turns, top_k, answerer],
-                  outputs=[question, chatbot, turns, sources, download], api_visibility="private")
-        question.submit(h.respond, **io)
-        send.click(h.respond, **io)
-        viewer.cite(h.show_source, inputs=[turns], outputs=[viewer], api_visibility="private")
-        forget = (lambda: ([], [], render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY),
-                           gr.update(value=None, interactive=False)))
-        chatbot.clear(forget, outputs=[chatbot, turns, sources, viewer, download], api_visibility="private")
-        restart.click(forget, outputs=[chatbot, turns, sources, viewer, download], api_visibility="private")
-        upload_btn.click(h.upload, inputs=[upload_files], outputs=[upload_status, docs_table, chosen, upload_files],
-                         concurrency_limit=1, api_visibility="private")
-        remove_btn.click(h.ask_remove, inputs=[chosen], outputs=[confirm_row, confirm_text], api_visibility="private")
-        cancel_btn.click(lambda: gr.update(visible=False), outputs=[confirm_row], api_visibility="private")
-        confirm_btn.click(h.remove, inputs=[chosen], outputs=[upload_status, docs_table, chosen, confirm_row],
-                          concurrency_limit=1, api_visibility="private")
-        reindex_btn.click(h.reindex, inputs=[chosen], outputs=[upload_status, docs_table, chosen],
-                          concurrency_limit=1, api_visibility="private")
-        demo.load(h.documents, outputs=[docs_table, chosen], api_visibility="private")
+                docs = _documents_tab(service)
+        _wire_chat(h, chat, turns)
+        _wire_documents(h, docs)
+        demo.load(h.documents, outputs=[docs.table, docs.chosen], api_visibility="private")
         gr.api(h.ask, api_name="ask")
     return demo
+
+
+def _chat_tab(service: ChatService) -> SimpleNamespace:
+    """The conversation, the question box, the settings, the sources panel and the document viewer."""
+    qa = service.assistant
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="Hội thoại", elem_id="virag-chat", render_markdown=False, sanitize_html=True,
+                height=480, buttons=["copy"], feedback_options=None,
+                placeholder=f"{len(qa.index.manifest.files)} tài liệu sẵn sàng. Hãy đặt câu hỏi bằng tiếng Việt.",
+            )
+            with gr.Row():
+                question = gr.Textbox(placeholder="Đặt câu hỏi về tài liệu…", show_label=False,
+                                      elem_id="virag-question", scale=5, lines=1, max_lines=4)
+                send = gr.Button("Gửi", variant="primary", elem_id="virag-send", scale=1, min_width=80)
+            with gr.Row():
+                restart = gr.Button(NEW_CONVERSATION, elem_id="virag-new", size="sm")
+                download = gr.DownloadButton("Tải hội thoại (Markdown)", value=None, size="sm",
+                                             elem_id="virag-export", interactive=False)
+            examples = example_questions(qa.index.texts)
+            if examples:
+                gr.Examples([[q] for q in examples], inputs=[question], label="Câu hỏi mẫu")
+            with gr.Accordion("Cài đặt", open=False):
+                top_k = gr.Slider(1, 20, value=service.settings.retrieval.top_k, step=1,
+                                  label="Số đoạn truy xuất (top-k)", elem_id="virag-topk")
+                answerer = gr.Dropdown([(label, name) for name, label in qa.answerers().items()],
+                                       value=qa.default_answerer, label="Cách trả lời", elem_id="virag-answerer")
+        with gr.Column(scale=2):
+            sources = gr.HTML(render.sources_html(None, 0), elem_id="virag-sources", js_on_load=None)
+            viewer = gr.HTML(render.placeholder_html(VIEWER_EMPTY), elem_id="virag-viewer", js_on_load=VIEWER_JS)
+    return SimpleNamespace(chatbot=chatbot, question=question, send=send, restart=restart, download=download,
+                           top_k=top_k, answerer=answerer, sources=sources, viewer=viewer)
+
+
+def _documents_tab(service: ChatService) -> SimpleNamespace:
+    """Uploading, the file menu with re-index and remove (confirmed), and the table of documents."""
+    can = service.can_upload
+    gr.Markdown(
+        f"Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)}, tối đa {service.limits.max_files} tệp "
+        f"mỗi lần, mỗi tệp ≤ {service.limits.max_mb:g} MB. Tệp được thêm vào kho tài liệu và "
+        "lập chỉ mục ngay." if can else
+        "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu."
+    )
+    files = gr.File(label="Chọn tệp", file_count="multiple", type="filepath", elem_id="virag-upload", interactive=can)
+    upload = gr.Button("Thêm vào kho và lập chỉ mục", variant="primary", elem_id="virag-upload-btn", interactive=can)
+    status = gr.HTML("", elem_id="virag-upload-status", js_on_load=None)
+    with gr.Row():
+        chosen = gr.Dropdown([], value=None, label="Tệp", elem_id="virag-file", scale=3, interactive=can)
+        reindex = gr.Button("Lập chỉ mục lại", elem_id="virag-reindex", scale=1, interactive=can)
+        remove = gr.Button("Xoá tệp…", variant="stop", elem_id="virag-remove", scale=1, interactive=can)
+    with gr.Row(visible=False, elem_id="virag-confirm") as confirm_row:
+        confirm_text = gr.HTML("", js_on_load=None)
+        confirm = gr.Button("Xoá hẳn", variant="stop", elem_id="virag-confirm-remove")
+        cancel = gr.Button("Huỷ", elem_id="virag-cancel-remove")
+    table = gr.HTML(render.documents_table_html(service.files()[0]), elem_id="virag-docs", js_on_load=None)
+    return SimpleNamespace(files=files, upload=upload, status=status, chosen=chosen, reindex=reindex, remove=remove,
+                           confirm_row=confirm_row, confirm_text=confirm_text, confirm=confirm, cancel=cancel,
+                           table=table)
+
+
+def _wire_chat(h: _Handlers, c: SimpleNamespace, turns: gr.State) -> None:
+    io = dict(inputs=[c.question, c.chatbot, turns, c.top_k, c.answerer],
+              outputs=[c.question, c.chatbot, turns, c.sources, c.download], api_visibility="private")
+    c.question.submit(h.respond, **io)
+    c.send.click(h.respond, **io)
+    c.viewer.cite(h.show_source, inputs=[turns], outputs=[c.viewer], api_visibility="private")
+    forget = (lambda: ([], [], render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY),
+                       gr.update(value=None, interactive=False)))
+    cleared = [c.chatbot, turns, c.sources, c.viewer, c.download]
+    c.chatbot.clear(forget, outputs=cleared, api_visibility="private")
+    c.restart.click(forget, outputs=cleared, api_visibility="private")
+
+
+def _wire_documents(h: _Handlers, d: SimpleNamespace) -> None:
+    private = dict(api_visibility="private")
+    d.upload.click(h.upload, inputs=[d.files], outputs=[d.status, d.table, d.chosen, d.files],
+                   concurrency_limit=1, **private)
+    d.remove.click(h.ask_remove, inputs=[d.chosen], outputs=[d.confirm_row, d.confirm_text], **private)
+    d.cancel.click(lambda: gr.update(visible=False), outputs=[d.confirm_row], **private)
+    d.confirm.click(h.remove, inputs=[d.chosen], outputs=[d.status, d.table, d.chosen, d.confirm_row],
+                    concurrency_limit=1, **private)
+    d.reindex.click(h.reindex, inputs=[d.chosen], outputs=[d.status, d.table, d.chosen], concurrency_limit=1,
+                    **private)
 
 
 def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,

@@ -137,7 +137,7 @@ def _quote_html(citation: Mapping, short: Mapping | None) -> str:
     return esc(_snippet(quote))
 
 
-def reference(citation: Mapping) -> str:
+def location(citation: Mapping) -> str:
     """'Điều 35, khoản 2 — Bộ luật Lao động 2019' for a citation into a legal text, else ''."""
     return " — ".join(x for x in (citation.get("section"), citation.get("document")) if x)
 
@@ -151,7 +151,7 @@ def sources_html(answer: Mapping | None, turn: int) -> str:
         title = SOURCES_TITLE
         for c in answer["citations"]:
             page = f" (tr. {c['page']})" if c.get("page") else ""
-            where = reference(c)
+            where = location(c)
             name = f"{where} · {c['source']}" if where else c["source"]
             items.append(
                 f'<li>{_link(cite_key(turn, "c", c["n"]), "[%d] %s%s" % (c["n"], name, page))}'
@@ -223,7 +223,7 @@ def conversation_markdown(turns: Sequence[Mapping], *, title: str = "virag — h
             for c in t["citations"]:
                 where = f"tr. {c['page']}, " if c.get("page") else ""
                 quote = " ".join(c["quote"].split())
-                article = f"{reference(c)}, " if reference(c) else ""
+                article = f"{location(c)}, " if location(c) else ""
                 lines.append(f"[{c['n']}] {article}`{c['source']}` ({where}ký tự {c['start']}–{c['end']}): “{quote}”")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

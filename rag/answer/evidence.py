@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..index.lexical import KeywordIndex
-from ..search.query import Query
-from ..types import Retrieved
+from ..types import Query, Retrieved
 from ..vietnamese import fold, match_key, syllables
 
 FEATURES = ("unigram", "pair", "focus", "has_new", "lacks_new", "inv_rank", "rel_score", "short", "dense",

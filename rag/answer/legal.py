@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 
 from ..index.memory import StoredIndex
-from ..ingest.structure import Unit, lines
-from ..search.query import Query
-from ..types import Answer, Retrieval, ShortAnswer
-from ..vietnamese import fold
+from ..ingest.structure import Unit
+from ..types import Answer, Query, Retrieval, ShortAnswer
+from ..vietnamese import fold, lines
 from .cite import cite
 
 # What a question may say besides the reference and still only ask for the unit's content.
@@ -37,12 +36,13 @@ class ArticleAnswers:
     Example::
 
         articles = ArticleAnswers(index)
-        articles.answer(query, retrieval).text   # '**Điều 35. Quyền đơn phương …** [1] 1. Người lao động … [2]'
+        articles.run(retrieval).text   # '**Điều 35. Quyền đơn phương …** [1] 1. Người lao động … [2]'
     """
 
-    def __init__(self, index: StoredIndex, name: str = "reader") -> None:
+    name = "article"
+
+    def __init__(self, index: StoredIndex) -> None:
         self.index = index
-        self.name = name
 
     def _unit(self, query: Query, retrieval: Retrieval) -> tuple[str, Unit, Unit] | None:
         """(source, the Điều, the unit asked: the Điều or its khoản or điểm) for the first named passage."""
@@ -55,9 +55,9 @@ class ArticleAnswers:
         path = found.locate(ref.article, ref.clause, ref.point)
         return (source, path[0], path[-1]) if path else None
 
-    def answer(self, query: Query, retrieval: Retrieval) -> Answer | None:
-        found = self._unit(query, retrieval)
-        return None if found is None else self._answer(query, retrieval, *found)
+    def run(self, retrieval: Retrieval) -> Answer | None:
+        found = self._unit(retrieval.query, retrieval)
+        return None if found is None else self._answer(retrieval.query, retrieval, *found)
 
     def _answer(self, query: Query, retrieval: Retrieval, source: str, article: Unit, asked: Unit) -> Answer:
         text = self.index.texts[source]

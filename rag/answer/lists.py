@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from ..search.query import Query
-from ..types import Retrieved
+from ..types import Query, Retrieved
 from ..vietnamese import syllables
 
 # An item of an enumeration: a piece between separators, short enough to be one entry.

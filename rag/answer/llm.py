@@ -14,10 +14,9 @@ import os
 from dataclasses import replace
 from collections.abc import Iterator
 
-from ..config import Settings
+from ..config import LLMOptions
 from ..errors import ConfigError
-from ..search.query import Query
-from ..types import Answer, Retrieval
+from ..types import Answer, Query, Retrieval
 from .cite import CitationValidator, stream_validated
 from .sentences import ABSTAIN_TEXT, SentenceAnswerer
 
@@ -44,16 +43,16 @@ def build_messages(question: str, retrieval: Retrieval) -> list[tuple[str, str]]
     return [("system", SYSTEM_PROMPT), ("human", user)]
 
 
-def make_chat_model(settings: Settings):
-    """The langchain chat model the settings ask for (imports the backend package lazily)."""
-    if settings.answerer == "openai":
+def make_chat_model(answerer: str, options: LLMOptions):
+    """The langchain chat model of the ``answerer`` ("openai" or "llamacpp"; imports its package lazily)."""
+    if answerer == "openai":
         try:
             from langchain_openai import ChatOpenAI
         except ImportError:
             msg = 'The "openai" answerer needs langchain-openai: pip install "langchain-openai==1.7.0".'
             raise ConfigError(msg) from None
-        base_url = settings.llm_base_url or os.environ.get("VIRAG_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
-        model = settings.llm_model or os.environ.get("VIRAG_LLM_MODEL")
+        base_url = options.llm_base_url or os.environ.get("VIRAG_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+        model = options.llm_model or os.environ.get("VIRAG_LLM_MODEL")
         if not base_url or not model:
             msg = ("The 'openai' answerer needs 'llm_base_url' and 'llm_model' (settings, or the environment "
                    "variables VIRAG_LLM_BASE_URL and VIRAG_LLM_MODEL), e.g. http://127.0.0.1:11434/v1 and qwen2.5:7b.")
@@ -61,9 +60,9 @@ def make_chat_model(settings: Settings):
         # Secrets come from the environment only; local servers accept any key.
         key = os.environ.get("VIRAG_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or "not-needed"
         return ChatOpenAI(base_url=base_url, model=model, api_key=key, temperature=0.0,
-                          timeout=settings.llm_timeout, max_retries=1, max_tokens=settings.llm_max_tokens)
-    if settings.answerer == "llamacpp":
-        if not settings.llm_model_path:
+                          timeout=options.llm_timeout, max_retries=1, max_tokens=options.llm_max_tokens)
+    if answerer == "llamacpp":
+        if not options.llm_model_path:
             msg = "The 'llamacpp' answerer needs 'llm_model_path': the path of a local .gguf file."
             raise ConfigError(msg)
         try:
@@ -72,9 +71,9 @@ def make_chat_model(settings: Settings):
             msg = 'The "llamacpp" answerer needs llama-cpp-python and langchain-community: pip install "virag[gguf]".'
             raise ConfigError(msg) from None
         # One thread: llama.cpp generation collapses when its threads compete for shared cores.
-        return ChatLlamaCpp(model_path=settings.llm_model_path, temperature=0.0, n_threads=1,
-                            max_tokens=settings.llm_max_tokens, verbose=False)
-    msg = f"Setting 'answerer' must be 'openai' or 'llamacpp' for an LLM, got {settings.answerer!r}."
+        return ChatLlamaCpp(model_path=options.llm_model_path, temperature=0.0, n_threads=1,
+                            max_tokens=options.llm_max_tokens, verbose=False)
+    msg = f"Setting 'answerer' must be 'openai' or 'llamacpp' for an LLM, got {answerer!r}."
     raise ConfigError(msg)
 
 
@@ -83,14 +82,13 @@ class LLMAnswerer:
 
     Example::
 
-        settings = Settings(answerer="openai", llm_base_url="http://127.0.0.1:11434/v1", llm_model="qwen2.5:7b")
+        settings = Settings().with_(answerer="openai", llm_base_url="http://127.0.0.1:11434/v1", llm_model="qwen2.5:7b")
         qa = Assistant.from_folder("seeds", settings=settings)
         qa.ask("Cụm thi đua số 2 gồm những tỉnh nào?").answerer     # 'openai'
     """
 
-    def __init__(self, settings: Settings, chat_model, fallback: SentenceAnswerer, reader=None) -> None:
-        self.settings = settings
-        self.name = settings.answerer
+    def __init__(self, name: str, chat_model, fallback: SentenceAnswerer, reader=None) -> None:
+        self.name = name
         self.chat_model = chat_model
         self.fallback = fallback
         self.index = fallback.index
@@ -100,7 +98,7 @@ class LLMAnswerer:
         """The retrieved passages, those the reader read first, best answer first."""
         if self.reader is None or not retrieval.passages:
             return retrieval
-        read = [p for p, *_ in self.reader.read(query, retrieval.readable(self.settings.reader_passages))]
+        read = [p for p, *_ in self.reader.read(query, retrieval.readable(self.reader.options.reader_passages))]
         return replace(retrieval, passages=read + retrieval.passages[len(read):])
 
     def finish(self, query: Query, raw: str, retrieval: Retrieval) -> Answer:
@@ -112,7 +110,7 @@ class LLMAnswerer:
                             passages=retrieval.passages)
         elif not validator.order:
             logger.warning("The LLM answer cites no retrieved passage; using the extractive answer instead.")
-            answer = self.fallback.run(query, retrieval)
+            answer = self.fallback.run(retrieval)
             answer.fell_back = True
         else:
             answer = Answer(question=query.text, text=text, citations=validator.citations(self.index), abstained=False,
@@ -121,17 +119,19 @@ class LLMAnswerer:
         answer.invalid_citations = validator.invalid
         return answer
 
-    def run(self, query: Query, retrieval: Retrieval) -> Answer:
+    def run(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
         if not retrieval.passages:
-            return self.fallback.run(query, retrieval)
+            return self.fallback.run(retrieval)
         retrieval = self._passages(query, retrieval)
         reply = self.chat_model.invoke(build_messages(query.text, retrieval))
         return self.finish(query, str(reply.content), retrieval)
 
-    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
+    def stream(self, retrieval: Retrieval) -> Iterator[str | Answer]:
+        query = retrieval.query
         """Validated pieces as the model writes them, then the finished :class:`Answer`."""
         if not retrieval.passages:
-            yield from self.fallback.stream(query, retrieval)
+            yield from self.fallback.stream(retrieval)
             return
         retrieval = self._passages(query, retrieval)
         raw = (str(p.content) for p in self.chat_model.stream(build_messages(query.text, retrieval)) if p.content)

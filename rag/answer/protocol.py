@@ -1,18 +1,17 @@
-"""The answer stage's contract: what the chain needs of an answerer, and nothing more."""
+"""The answer stage's contract: what the chain needs of an answerer or a lookup, and nothing more."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from ..search.query import Query
 from ..types import Answer, Retrieval
 from .cite import stream_answer
 
 
 @runtime_checkable
 class Answerer(Protocol):
-    """Turns an analysed query and its retrieved passages into a cited :class:`Answer`.
+    """Turns a :class:`Retrieval` (the analysed query and its passages) into a cited :class:`Answer`.
 
     ``stream`` yields text pieces whose ``[n]`` are already final, then the finished answer. An
     answerer that subclasses this protocol and only implements ``run`` streams its finished answer
@@ -21,7 +20,17 @@ class Answerer(Protocol):
 
     name: str
 
-    def run(self, query: Query, retrieval: Retrieval) -> Answer: ...
+    def run(self, retrieval: Retrieval) -> Answer: ...
 
-    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Answer]:
-        yield from stream_answer(self.run(query, retrieval))
+    def stream(self, retrieval: Retrieval) -> Iterator[str | Answer]:
+        yield from stream_answer(self.run(retrieval))
+
+
+class Lookup(Protocol):
+    """An answer found without reading (the article a question names, a table's cell), or ``None``
+    when the question is not of its kind; the chain then asks the answerer. Its answers name it
+    (``Answer.answerer``: ``"article"``, ``"table"``)."""
+
+    name: str
+
+    def run(self, retrieval: Retrieval) -> Answer | None: ...

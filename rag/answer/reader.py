@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..ingest.structure import trim
+from ..vietnamese import trim
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 # A fixed question and passage whose float32 reading is stored beside the weights (reference.json):
@@ -31,7 +31,7 @@ SAMPLE = ("Cụm thi đua số 2 gồm bao nhiêu tỉnh?",
 
 
 @dataclass(frozen=True, kw_only=True)
-class Span:
+class ReadSpan:
     """The best span of one passage: character offsets into that passage's text."""
 
     passage: int  # index of the passage in the call
@@ -191,11 +191,11 @@ class Reader:
                               stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True,
                               padding="longest", return_token_type_ids=False)
 
-    def read(self, question: str, passages: list[str], *, max_tokens: int | None = None) -> list[Span]:
+    def read(self, question: str, passages: list[str], *, max_tokens: int | None = None) -> list[ReadSpan]:
         """The best span of each passage for ``question`` (all windows in a few batched passes)."""
         return self.read_pairs([question] * len(passages), list(passages), max_tokens=max_tokens)
 
-    def read_pairs(self, questions: list[str], passages: list[str], *, max_tokens: int | None = None) -> list[Span]:
+    def read_pairs(self, questions: list[str], passages: list[str], *, max_tokens: int | None = None) -> list[ReadSpan]:
         """The best span of each ``(question, passage)`` pair, at most ``max_tokens`` long (default: the weights')."""
         import torch
 
@@ -228,7 +228,7 @@ class Reader:
         for p, text in enumerate(passages):
             score, a, b = found[p]
             a, b = trim(text, a, b)
-            spans.append(Span(passage=p, text=text[a:b], start=a, end=b, score=score, null_score=nulls[p]))
+            spans.append(ReadSpan(passage=p, text=text[a:b], start=a, end=b, score=score, null_score=nulls[p]))
         return spans
 
 
@@ -260,7 +260,7 @@ def _best_spans(start, end, context, max_tokens: int):
     return best, arg // length, arg % length, start[:, 0] + end[:, 0]
 
 
-def reference(reader: Reader, weights: Path) -> dict:
+def sample_record(reader: Reader, weights: Path) -> dict:
     """The float32 reading of :data:`SAMPLE` and the weights' sha256: what ``check`` compares against."""
     precision, reader.bfloat16 = reader.bfloat16, False
     try:
@@ -278,7 +278,7 @@ def check(base: Path, weights: Path = WEIGHTS, *, tolerance: float = 0.05) -> tu
     stored = Path(weights).with_name("reference.json")
     try:
         expected = json.loads(stored.read_text(encoding="utf-8"))
-        got = reference(Reader.load(Path(base), Path(weights)), Path(weights))
+        got = sample_record(Reader.load(Path(base), Path(weights)), Path(weights))
     except (OSError, ValueError, ModelError) as exc:
         return False, f"Reader {weights}: cannot verify ({exc})."
     if got["sha256"] != expected["sha256"]:

@@ -14,11 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..config import Settings
+from ..config import AnswerOptions
 from ..index.lexical import KeywordIndex
 from ..index.memory import StoredIndex
-from ..search.query import Query
-from ..types import Answer, Retrieval, Retrieved
+from ..types import Answer, Query, Retrieval, Retrieved
 from ..vietnamese import syllables
 from .cite import cite
 from .protocol import Answerer
@@ -47,20 +46,21 @@ class SentenceAnswerer(Answerer):
 
     Example::
 
-        answerer = SentenceAnswerer(settings, index, retriever.keywords)
-        answer = answerer.run(query, retriever.run(query))
+        answerer = SentenceAnswerer(settings.answer, index, retriever.keywords)
+        answer = answerer.run(retriever.run(query))
         answer.text        # '… Lạng Sơn, Quảng Ninh, …, Hà Tĩnh. [1]'
     """
 
     name = "sentences"
 
-    def __init__(self, settings: Settings, index: StoredIndex, keywords: KeywordIndex) -> None:
-        self.settings = settings
+    def __init__(self, options: AnswerOptions, index: StoredIndex, keywords: KeywordIndex) -> None:
+        self.options = options
         self.index = index
         self.keywords = keywords
 
-    def run(self, query: Query, retrieval: Retrieval) -> Answer:
-        s = self.settings
+    def run(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        s = self.options
         question = query.text
         q = Question.of(query, self.keywords)
         passages = retrieval.readable(s.answer_passages)
@@ -112,7 +112,7 @@ class SentenceAnswerer(Answerer):
         characters, reaches ``extra_sentence_chance``: the weights were fitted as a softmax over one
         question's sentences, so a sentence joins while what it adds to the chance of being right is
         worth its length. The same text twice (overlapping chunks) counts once."""
-        s = self.settings
+        s = self.options
         chance = np.exp(scores - scores[order[0]])
         chance /= chance.sum()
         picked, seen = [int(order[0])], {candidates[order[0]].text}

@@ -14,10 +14,8 @@ from typing import NamedTuple
 
 from ..index.memory import StoredIndex
 from ..ingest.chunking import TABLE_ROW
-from ..ingest.structure import lines
-from ..search.query import Query
 from ..types import Answer, Retrieval, ShortAnswer
-from ..vietnamese import syllables
+from ..vietnamese import lines, syllables
 from .cite import cite
 
 
@@ -128,17 +126,19 @@ class TableAnswers:
 
     Example::
 
-        TableAnswers(index).answer(query, retrieval).short_answer.text   # '1.607'
+        TableAnswers(index).run(retrieval).short_answer.text   # '1.607'
     """
 
     NAME_SYLLABLES = 8
 
-    def __init__(self, index: StoredIndex, passages: int = 5, name: str = "reader") -> None:
+    name = "table"
+
+    def __init__(self, index: StoredIndex, passages: int = 5) -> None:
         self.index = index
         self.passages = passages
-        self.name = name
 
-    def answer(self, query: Query, retrieval: Retrieval) -> Answer | None:
+    def run(self, retrieval: Retrieval) -> Answer | None:
+        query = retrieval.query
         asked = set(syllables(query.text, folded=query.folded))
         found: list[tuple[int, str, Row]] = []
         for p in retrieval.readable(self.passages):

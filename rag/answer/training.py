@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..vietnamese import fold
-from .reader import Reader, apply_shipped, build_model, export_shipped, load_tokenizer, reference, sha256
+from .reader import Reader, apply_shipped, build_model, export_shipped, load_tokenizer, sample_record, sha256
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +320,7 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
             "training_file": Path(squad).name, "windows": len(data), "examples": json.dumps(kinds),
             "init": Path(init).name if init else "base"}
     export_shipped(model, shipped, trained, base_state, meta)
-    record = reference(Reader.load(base, shipped), shipped)
+    record = sample_record(Reader.load(base, shipped), shipped)
     (out / "reference.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "training.json").write_text(json.dumps(
         {"config": asdict(config), "init": str(init) if init else None, "examples": kinds, "windows": len(data), "unanswered_windows": unanswered,

@@ -1,5 +1,9 @@
-"""The knowledge base as people manage it: what is indexed, what was skipped and why, and taking a
-file out or reading one again (``virag list``, ``virag remove``, the chat's documents tab).
+"""The knowledge base as people manage it: what is indexed, what was skipped and why, adding files,
+taking one out or reading one again (``virag list``, ``virag add``, ``virag remove``, the chat's
+documents tab and uploads, ``/v1/documents``).
+
+Adding checks each file (format, size, readable), copies it into the corpus folder under a safe
+name, then updates the index incrementally; when indexing fails, the copied files are removed again.
 
 Removing deletes the file from the corpus folder, then updates the index incrementally under the
 index lock; a crash between the two leaves the previous index, which still loads, and the next run
@@ -9,12 +13,16 @@ drops the file.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
 
 from ..config import Settings
-from ..errors import CorpusError, DocumentError
-from ..ingest.documents import Skipped, list_files, load_document
+from ..errors import CorpusError, DocumentError, ViragError
+from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document
 from .indexer import Indexer, IndexReport
 from .folder import read_manifest
 from .format import Manifest
@@ -73,6 +81,45 @@ def source_of(corpus: Path, name: str | Path) -> str:
     raise CorpusError(msg)
 
 
+@dataclass(frozen=True)
+class AddLimits:
+    """What one :meth:`Catalogue.add` may bring in (the chat's and the API's uploads are stricter)."""
+
+    max_mb: float = 50.0  # per file
+    max_files: int | None = None  # per call; None: any number
+    suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES
+
+
+@dataclass
+class Added:
+    """What :meth:`Catalogue.add` did: the files added (their names in the corpus), the rejected ones with
+    why, and the indexing run (None when nothing was added)."""
+
+    added: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    report: IndexReport | None = None
+
+    @property
+    def summary(self) -> str:
+        return self.report.summary() if self.report else ""
+
+
+def safe_filename(name: str, suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES) -> str:
+    """A file name that cannot leave the corpus folder: no directories, no dot files, no odd characters.
+
+    Raises :class:`ValueError` (with a Vietnamese message) when the suffix is not supported.
+    """
+    base = PurePosixPath(unicodedata.normalize("NFC", str(name)).replace("\\", "/")).name
+    stem, dot, suffix = base.rpartition(".")
+    suffix = f".{suffix.lower()}" if dot else ""
+    if suffix not in suffixes:
+        msg = f"định dạng '{suffix or base}' không được hỗ trợ (chỉ nhận {', '.join(suffixes)})."
+        raise ValueError(msg)
+    stem = re.sub(r"[^\w\- ]+", "_", stem)
+    stem = re.sub(r"\s+", "_", stem).strip("._- ")[:80] or "tai_lieu"
+    return stem + suffix
+
+
 class Catalogue:
     """One corpus folder and its index, managed file by file.
 
@@ -98,7 +145,7 @@ class Catalogue:
         return indexed_files(manifest) if manifest else []
 
     def skipped(self) -> list[Skipped]:
-        return skipped_files(self.corpus, self._manifest(), int(self.settings.max_file_mb * 1e6))
+        return skipped_files(self.corpus, self._manifest(), int(self.settings.chunking.max_file_mb * 1e6))
 
     def remove(self, name: str | Path) -> IndexReport:
         """Delete an indexed file from the corpus folder and the index (:class:`CorpusError` naming it when it
@@ -121,3 +168,79 @@ class Catalogue:
             msg = f"{source}: no such file in {self.corpus}; nothing re-indexed."
             raise CorpusError(msg)
         return Indexer(self.settings, self.encoder).run(self.corpus, self.index_dir, reread=(source,))
+
+    def add(self, paths: list[str | Path], names: list[str] | None = None, *, limits: AddLimits | None = None,
+            progress: Callable[[float, str], None] | None = None) -> Added:
+        """Copy the readable ``paths`` into the corpus folder (as ``names``, made safe; default: their own
+        names) and index them incrementally. A file that is not readable, too large, of an unsupported
+        format or already there is rejected with the reason; when indexing fails, the copied files are
+        removed again and every one is rejected with the error."""
+        limits = limits or AddLimits(max_mb=self.settings.chunking.max_file_mb)
+        note = progress or (lambda _f, _d: None)
+        result = Added()
+        paths = [Path(p) for p in paths or []]
+        names = list(names) if names else [p.name for p in paths]
+        if limits.max_files is not None and len(paths) > limits.max_files:
+            result.rejected.append(("*", f"tối đa {limits.max_files} tệp mỗi lần, đã chọn {len(paths)}."))
+            return result
+        note(0.05, "Đang kiểm tra tệp…")
+        written: list[Path] = []
+        for path, name in zip(paths, names):
+            try:
+                safe = self._check(path, name, limits)
+                data = path.read_bytes()
+                dest = self._destination(safe, data)
+            except (ValueError, OSError) as exc:
+                result.rejected.append((PurePosixPath(str(name)).name, str(exc)))
+                continue
+            if dest is None:
+                result.rejected.append((safe, "tệp giống hệt đã có trong kho tài liệu."))
+                continue
+            fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.corpus)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, dest)
+            written.append(dest)
+            result.added.append(dest.name)
+        if not result.added:
+            return result
+        note(0.3, "Đang lập chỉ mục…")
+        try:
+            result.report = Indexer(self.settings, self.encoder).run(self.corpus, self.index_dir)
+        except ViragError as exc:
+            for path in written:  # leave the corpus as the index last saw it
+                path.unlink(missing_ok=True)
+            result.rejected += [(name, f"lập chỉ mục thất bại: {exc}") for name in result.added]
+            result.added = []
+            return result
+        note(1.0, "Xong.")
+        return result
+
+    @staticmethod
+    def _check(path: Path, name: str, limits: AddLimits) -> str:
+        """Validate one file; returns its safe name or raises ValueError with the reason."""
+        safe = safe_filename(name, limits.suffixes)
+        size = path.stat().st_size
+        if size > limits.max_mb * 1e6:
+            msg = f"{size / 1e6:.1f} MB vượt giới hạn {limits.max_mb:g} MB."
+            raise ValueError(msg)
+        try:
+            load_document(path, safe, max_bytes=int(limits.max_mb * 1e6))
+        except DocumentError as exc:
+            raise ValueError(str(exc)) from None
+        return safe
+
+    def _destination(self, safe: str, data: bytes) -> Path | None:
+        """A free path for ``safe`` inside the corpus (``None`` when the same file is already there)."""
+        corpus = self.corpus.resolve()
+        stem, suffix = safe.rsplit(".", 1)
+        for i in range(1, 1000):
+            candidate = corpus / (safe if i == 1 else f"{stem}-{i}.{suffix}")
+            if candidate.resolve().parent != corpus:
+                break
+            if not candidate.exists():
+                return candidate
+            if candidate.read_bytes() == data:
+                return None
+        msg = "không tìm được tên tệp còn trống trong kho tài liệu."
+        raise ValueError(msg)

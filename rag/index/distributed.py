@@ -142,7 +142,7 @@ class RayIndexer(Indexer):
         if ray.is_initialized():
             return False
         if self.address == LOCAL:
-            cpus = max(os.cpu_count() or 1, self.settings.ray_workers * max(1, self.settings.threads))
+            cpus = max(os.cpu_count() or 1, self.settings.scale.ray_workers * max(1, self.settings.embedding.threads))
             ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
                      object_store_memory=128 * 1024 * 1024)
         else:
@@ -152,8 +152,8 @@ class RayIndexer(Indexer):
     def _start_workers(self):
         ray = _ray()
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        n = self.settings.ray_workers or cpus
-        threads = self.settings.threads or max(1, cpus // n)
+        n = self.settings.scale.ray_workers or cpus
+        threads = self.settings.embedding.threads or max(1, cpus // n)
         if n * threads > cpus:  # Ray would wait forever for the CPUs of the workers it cannot place
             msg = (f"{n} Ray workers × {threads} threads need {n * threads} CPUs; the cluster has {cpus} "
                    "(settings 'ray_workers', 'threads').")
@@ -201,7 +201,7 @@ class RayIndexer(Indexer):
 
     def _run_workers(self, fresh: list[_Raw], report: IndexReport) -> dict[str, dict]:
         ray = _ray()
-        max_bytes = int(self.settings.max_file_mb * 1e6)
+        max_bytes = int(self.settings.chunking.max_file_mb * 1e6)
         started_ray = self._connect()
         self.timings["ray_started"] = time.perf_counter() - self._started
         results: dict[str, dict] = {}

@@ -15,7 +15,7 @@ from embeddings.encoder import Encoder
 
 from ..config import Settings
 from ..errors import CorpusError, DocumentError, IndexError_
-from ..ingest.chunking import Chunk, Chunker, chunker_settings
+from ..ingest.chunking import Chunk, Chunker, chunker_for, chunker_settings
 from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document
 from ..types import Document
 from .folder import IndexFolder, gc_paused, read_index
@@ -132,15 +132,10 @@ class Indexer:
         self.encoder = encoder
 
     def chunker(self) -> Chunker:
-        s = self.settings
-        return Chunker(
-            self.encoder.count_tokens,
-            max_tokens=min(s.chunk_tokens, self.encoder.max_tokens),
-            overhead=self.encoder.prompt_overhead(s.document_prompt),
-            overlap_sentences=s.chunk_overlap_sentences,
-            heading_max_words=s.heading_max_words,
-            structure=s.legal_structure,
-        )
+        return chunker_for(self.settings.chunking, self.encoder)
+
+    def _chunker_settings(self) -> dict:
+        return chunker_settings(self.settings.chunking, self.settings.embedding.document_prompt)
 
     def _reusable(self, folder: IndexFolder, report: IndexReport) -> StoredIndex | None:
         index_dir = folder.root
@@ -156,8 +151,8 @@ class Indexer:
         fingerprint = self.encoder.fingerprint()
         if old.manifest.model != fingerprint:
             reasons.append(f"the embedding model changed ({old.manifest.model} → {fingerprint})")
-        if old.manifest.chunker != chunker_settings(self.settings):
-            reasons.append(f"chunker settings changed ({old.manifest.chunker} → {chunker_settings(self.settings)})")
+        if old.manifest.chunker != self._chunker_settings():
+            reasons.append(f"chunker settings changed ({old.manifest.chunker} → {self._chunker_settings()})")
         if reasons:
             report.rebuild_reason = f"Rebuilding index {index_dir}: " + "; ".join(reasons) + "."
             logger.warning(report.rebuild_reason)
@@ -208,7 +203,7 @@ class Indexer:
         vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
         manifest = Manifest(
             model=self.encoder.fingerprint(), dimension=dimension,
-            chunker=chunker_settings(self.settings), files=files,
+            chunker=self._chunker_settings(), files=files,
         )
         vector_index = build_vector_store(self.settings, index_dir, manifest, chunks, vectors, old)
         # moments from the matrix in hand, not reconstructed back out of FAISS
@@ -222,7 +217,7 @@ class Indexer:
         if opened is None:
             return None
         manifest = opened[1]
-        if manifest.model != self.encoder.fingerprint() or manifest.chunker != chunker_settings(self.settings):
+        if manifest.model != self.encoder.fingerprint() or manifest.chunker != self._chunker_settings():
             return None
         return opened
 
@@ -236,7 +231,7 @@ class Indexer:
         """Each file in corpus order as :class:`Scanned` (unchanged by size and modification time, or by
         content hash, or read); and the ``{"size", "mtime_ns"}`` of the files read, for the next run.
         (135k files: ~1 s, mostly ``stat``.)"""
-        max_bytes = int(self.settings.max_file_mb * 1e6)
+        max_bytes = int(self.settings.chunking.max_file_mb * 1e6)
         items: list[Scanned] = []
         stats: dict[str, dict] = {}
         unchanged = report.unchanged
@@ -302,7 +297,7 @@ class Indexer:
         even when they look unchanged."""
         started = time.perf_counter()
         index_dir = Path(index_dir)
-        folder = IndexFolder(index_dir, delta_max_chunks=self.settings.delta_max_chunks, store=self.settings.store)
+        folder = IndexFolder(index_dir, delta_max_chunks=self.settings.index.delta_max_chunks, store=self.settings.scale.store)
         files, skipped = list_files(corpus)
         with folder.lock():
             report = IndexReport(index=None, skipped=list(skipped), index_dir=index_dir)

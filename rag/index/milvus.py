@@ -80,12 +80,12 @@ def client(uri: str):
 
 def collection_name(settings, index_dir: Path, dimension: int) -> str:
     """``milvus_collection``, or one derived from the index folder: one collection per index."""
-    if settings.milvus_collection:
-        if not _NAME.match(settings.milvus_collection):
-            msg = (f"Setting 'milvus_collection' = {settings.milvus_collection!r}: use letters, digits and '_', "
+    if settings.scale.milvus_collection:
+        if not _NAME.match(settings.scale.milvus_collection):
+            msg = (f"Setting 'milvus_collection' = {settings.scale.milvus_collection!r}: use letters, digits and '_', "
                    "starting with a letter or '_'.")
             raise ConfigError(msg)
-        return settings.milvus_collection
+        return settings.scale.milvus_collection
     root = Path(index_dir).resolve()
     stem = re.sub(r"[^A-Za-z0-9_]", "_", root.name)[:40]
     return f"virag_{stem}_{hashlib.sha1(str(root).encode()).hexdigest()[:10]}_d{dimension}"
@@ -110,12 +110,12 @@ def chunk_keys(manifest, chunks) -> np.ndarray:
 def store_change(settings, manifest, index_dir: Path) -> str | None:
     """Why an index must move its vectors to the configured store, or None when it is there already."""
     have = manifest.vectors or {"store": "faiss"}
-    if have.get("store") != settings.store:
-        return f"Moving the vectors of {index_dir} from {have.get('store')} to {settings.store} (no re-embedding)."
-    if settings.store == "milvus":
-        want_uri = resolve_uri(settings.milvus_uri, index_dir)
+    if have.get("store") != settings.scale.store:
+        return f"Moving the vectors of {index_dir} from {have.get('store')} to {settings.scale.store} (no re-embedding)."
+    if settings.scale.store == "milvus":
+        want_uri = resolve_uri(settings.scale.milvus_uri, index_dir)
         have_uri = resolve_uri(have.get("uri", ""), index_dir)
-        want_name = settings.milvus_collection or have.get("collection")
+        want_name = settings.scale.milvus_collection or have.get("collection")
         if (want_uri, want_name) != (have_uri, have.get("collection")):
             return (f"Moving the vectors of {index_dir} from Milvus {have_uri} ({have.get('collection')}) "
                     f"to {want_uri} ({want_name}) (no re-embedding).")
@@ -124,9 +124,9 @@ def store_change(settings, manifest, index_dir: Path) -> str | None:
 
 def _index_params(c, settings, n: int):
     params = c.prepare_index_params()
-    if n > settings.flat_max_vectors:  # the same switch as the FAISS store: exact up to flat_max_vectors
+    if n > settings.index.flat_max_vectors:  # the same switch as the FAISS store: exact up to flat_max_vectors
         params.add_index("vector", index_type="HNSW", metric_type="IP",
-                         params={"M": settings.hnsw_m, "efConstruction": 80})
+                         params={"M": settings.index.hnsw_m, "efConstruction": 80})
     else:
         params.add_index("vector", index_type="FLAT", metric_type="IP")
     return params
@@ -135,7 +135,7 @@ def _index_params(c, settings, n: int):
 def _ensure_collection(c, name: str, dimension: int, settings, n: int) -> None:
     pymilvus = _pymilvus()
     DataType = pymilvus.DataType
-    wanted = "HNSW" if n > settings.flat_max_vectors else "FLAT"
+    wanted = "HNSW" if n > settings.index.flat_max_vectors else "FLAT"
     if c.has_collection(name):
         fields = {f["name"]: f for f in c.describe_collection(name)["fields"]}
         dim = int(fields.get("vector", {}).get("params", {}).get("dim", -1))
@@ -286,11 +286,11 @@ class MilvusVectors:
 
 def build_vectors(settings, index_dir: Path, manifest, chunks, vectors: np.ndarray, old) -> MilvusVectors:
     """Write the chunks the collection lacks (upsert: a retried write never duplicates a row)."""
-    uri = resolve_uri(settings.milvus_uri, index_dir)
+    uri = resolve_uri(settings.scale.milvus_uri, index_dir)
     c = client(uri)
     name = collection_name(settings, index_dir, manifest.dimension)
     was = getattr(old, "vectors", None)
-    if isinstance(was, MilvusVectors) and not settings.milvus_collection and was.uri == uri \
+    if isinstance(was, MilvusVectors) and not settings.scale.milvus_collection and was.uri == uri \
             and was.dimension == manifest.dimension:
         name = was.collection  # a moved index folder keeps its collection
     _ensure_collection(c, name, manifest.dimension, settings, len(chunks))
@@ -306,8 +306,8 @@ def build_vectors(settings, index_dir: Path, manifest, chunks, vectors: np.ndarr
         c.flush(name)  # seals the new rows: searching unsealed ones is brute force (686 ms vs 39 ms at 20k)
     logger.info("Milvus %s: %d vectors written, %d already there.", name, len(todo), len(keys) - len(todo))
     stale = np.setdiff1d(old_keys, keys)
-    return MilvusVectors(c, uri, settings.milvus_uri, name, keys, manifest.dimension,
-                         ef_search=settings.hnsw_ef_search, stale=stale)
+    return MilvusVectors(c, uri, settings.scale.milvus_uri, name, keys, manifest.dimension,
+                         ef_search=settings.index.hnsw_ef_search, stale=stale)
 
 
 def open_vectors(manifest, version: Path) -> MilvusVectors:

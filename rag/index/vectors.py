@@ -145,12 +145,12 @@ def as_vector_store(vectors) -> VectorStore:
 def build_vector_store(settings, index_dir: Path, manifest, chunks, vectors: np.ndarray, old=None) -> VectorStore:
     """The store the settings ask for, holding ``vectors`` (``old``: the index it replaces, whose rows
     an external store may reuse)."""
-    if settings.store == "milvus":  # only the chunks the collection lacks are written
+    if settings.scale.store == "milvus":  # only the chunks the collection lacks are written
         from .milvus import build_vectors
 
         return build_vectors(settings, index_dir, manifest, chunks, vectors, old)
-    return FaissVectors([new_vector_index(vectors, manifest.dimension, flat_max=settings.flat_max_vectors,
-                                          hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search)])
+    return FaissVectors([new_vector_index(vectors, manifest.dimension, flat_max=settings.index.flat_max_vectors,
+                                          hnsw_m=settings.index.hnsw_m, ef_search=settings.index.hnsw_ef_search)])
 
 
 def open_vector_store(manifest, version: Path, prefix: str = "") -> VectorStore:

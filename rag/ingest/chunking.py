@@ -11,9 +11,10 @@ import logging
 import re
 from collections.abc import Callable
 
+from ..config import ChunkingOptions
 from ..types import Chunk, Document, Span
-from ..vietnamese import match_key
-from .structure import STRUCTURE_RULES, Outline, Unit, lines, outline, trim
+from ..vietnamese import lines, match_key, trim
+from .structure import STRUCTURE_RULES, Outline, Unit, outline
 
 logger = logging.getLogger(__name__)
 
@@ -286,13 +287,26 @@ class Chunker:
         return pack(unit, base, unit.start, unit.end)
 
 
-def chunker_settings(settings) -> dict:
-    """The settings that change chunks (from a :class:`rag.config.Settings`): an index built with others is rebuilt."""
+def chunker_settings(options: ChunkingOptions, document_prompt: str) -> dict:
+    """What changes chunks (the chunking options, and the prompt that shares their token budget): an index built
+    with other values is rebuilt."""
     return {
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap_sentences": settings.chunk_overlap_sentences,
-        "heading_max_words": settings.heading_max_words,
-        "document_prompt": settings.document_prompt,
+        "chunk_tokens": options.chunk_tokens,
+        "chunk_overlap_sentences": options.chunk_overlap_sentences,
+        "heading_max_words": options.heading_max_words,
+        "document_prompt": document_prompt,
         "sentence_rules": SENTENCE_RULES,
-        "structure_rules": STRUCTURE_RULES if getattr(settings, "legal_structure", True) else 0,
+        "structure_rules": STRUCTURE_RULES if options.legal_structure else 0,
     }
+
+
+def chunker_for(options: ChunkingOptions, encoder) -> Chunker:
+    """The chunker of these options, counting tokens with ``encoder`` (its prompt included)."""
+    return Chunker(
+        encoder.count_tokens,
+        max_tokens=min(options.chunk_tokens, encoder.max_tokens),
+        overhead=encoder.prompt_overhead(encoder.document_prompt),
+        overlap_sentences=options.chunk_overlap_sentences,
+        heading_max_words=options.heading_max_words,
+        structure=options.legal_structure,
+    )

@@ -1,6 +1,6 @@
 """Load: find the documents of a corpus folder, extract their text and normalise it to NFC.
 
-The folder walk and the dispatch by suffix live here; each format's reader is in
+The folder walk and the dispatch by suffix live here; each format's extractor is in
 :mod:`rag.ingest.formats`. A file that cannot be read is skipped with its reason; the rest are loaded.
 """
 
@@ -34,7 +34,7 @@ class Skipped:
 
 
 def suffix_of(name: str) -> str:
-    """The lower-case suffix that picks the reader ('' when there is none): ``PurePosixPath(name).suffix``,
+    """The lower-case suffix that picks the extractor ('' when there is none): ``PurePosixPath(name).suffix``,
     computed on the string (a corpus walk asks this of every file)."""
     name = name.rstrip("/").rsplit("/", 1)[-1]
     dot = name.rfind(".")
@@ -44,7 +44,7 @@ def suffix_of(name: str) -> str:
 def load_document(path: str | Path, source: str, *, max_bytes: int | None = None) -> Document:
     """Read one file and extract its text; raises :class:`DocumentError` naming the file.
 
-    The reader is chosen by the suffix of ``source`` (of ``path`` when ``source`` has none), so an
+    The extractor is chosen by the suffix of ``source`` (of ``path`` when ``source`` has none), so an
     upload stored under a temporary name is read as the format of its real name. The size is
     checked before anything is read, and never more than ``max_bytes + 1`` bytes are read.
     """
@@ -154,19 +154,3 @@ def list_files(root: Path) -> tuple[list[tuple[str, str]], list[Skipped]]:
         else:
             files.append((path, source))
     return files, skipped
-
-
-def load_folder(root: Path, *, max_file_mb: float = 50.0) -> tuple[list[Document], list[Skipped]]:
-    """Every readable document under ``root``, plus the files skipped with their reasons.
-
-    Files of other formats are skipped with a message; hidden files and folders are ignored.
-    """
-    docs: list[Document] = []
-    files, skipped = list_files(root)
-    for path, source in files:
-        try:
-            docs.append(load_document(path, source, max_bytes=int(max_file_mb * 1e6)))
-        except DocumentError as exc:
-            logger.warning("Skipped %s", exc)
-            skipped.append(Skipped(source, str(exc)))
-    return docs, skipped

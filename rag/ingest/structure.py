@@ -15,11 +15,10 @@ Example::
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 
 from ..types import Span
-from ..vietnamese import fold
+from ..vietnamese import fold, lines
 
 MIN_ARTICLES = 3
 STRUCTURE_RULES = 1  # part of the index's chunker key: bump when outlines change
@@ -43,7 +42,6 @@ _NOTE = re.compile(r"\[(\d+)\]\s*(.*)")
 _CLOSING = re.compile(r"(?:Bộ luật|Luật|Pháp lệnh|Nghị quyết) này (?:đã )?được .{0,120}thông qua", _I)
 # Where the sign-off starts: "Nơi nhận", "TM. CHÍNH PHỦ", "KT. BỘ TRƯỞNG", "CHỦ TỊCH QUỐC HỘI", …
 _SIGNOFF = re.compile(r"(?:Nơi\s+nhận\b|(?:TM|KT|Q|TL|TUQ)\.\s|(?:NỮ\s+|PHÓ\s+)?(?:CHỦ\s+TỊCH|THỦ\s+TƯỚNG|BỘ\s+TRƯỞNG)\b)")
-_LINE = re.compile(r"[^\r\n]+")
 
 # The title: "… ban hành Bộ luật Lao động", "LUẬT CÔNG ĐOÀN", "NGHỊ ĐỊNH" with "Số: 12/2022/NĐ-CP".
 _KINDS = ("Bộ luật", "Luật", "Pháp lệnh", "Nghị định", "Nghị quyết", "Thông tư liên tịch", "Thông tư", "Quyết định",
@@ -99,10 +97,6 @@ class Outline:
         inner = [u for u in self.units if u.start <= start and end <= u.end and u.level >= LEVELS["dieu"]]
         return ", ".join(u.label for u in inner)
 
-    def is_content(self, offset: int) -> bool:
-        i = bisect_right([s for s, _ in self.content], offset) - 1
-        return i >= 0 and offset < self.content[i][1]
-
     def articles(self) -> list[Unit]:
         return [u for u in self.units if u.kind == "dieu"]
 
@@ -120,21 +114,6 @@ class Outline:
                 break
             path.append(inner)
         return path
-
-
-def trim(text: str, s: int, e: int) -> Span:
-    """``(s, e)`` without the whitespace at either end of ``text[s:e]``."""
-    while s < e and text[s].isspace():
-        s += 1
-    while e > s and text[e - 1].isspace():
-        e -= 1
-    return s, e
-
-
-def lines(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """The non-blank lines of ``text[start:end]``, each without the whitespace around it."""
-    spans = (trim(text, *m.span()) for m in _LINE.finditer(text, start, len(text) if end is None else end))
-    return [(s, e) for s, e in spans if s < e]
 
 
 def _heading(line: str) -> tuple[str, str, str] | None:

@@ -12,7 +12,8 @@ import functools
 import re
 
 from ..vietnamese import fold
-from .query import Query
+from ..types import Query
+from .query import analyse
 
 _OPENERS = ("còn", "thế còn", "vậy còn", "vậy", "và", "thế")
 _CLOSERS = ("thì sao", "thì thế nào", "thì như thế nào", "ra sao", "thế nào")
@@ -30,7 +31,7 @@ def _key(text: str) -> str:
 
 def is_followup(question: Query | str) -> bool:
     """Does ``question`` lean on an earlier one?"""
-    query = Query.analyse(question) if isinstance(question, str) else question
+    query = analyse(question) if isinstance(question, str) else question
     key = _key(query.text).rstrip("?!. ")
     if any(key.startswith(_key(o) + " ") for o in _OPENERS) or any(key.endswith(_key(c)) for c in _CLOSERS):
         return True
@@ -43,7 +44,7 @@ def is_followup(question: Query | str) -> bool:
 
 def condense(question: Query | str, history: list[str]) -> str:
     """The question to search for: ``question`` itself, or completed from the last question of ``history``."""
-    query = Query.analyse(question) if isinstance(question, str) else question
+    query = analyse(question) if isinstance(question, str) else question
     if not history or not is_followup(query):
         return query.text
     previous = history[-1]
@@ -59,14 +60,14 @@ def condense(question: Query | str, history: list[str]) -> str:
 
 def _new_words(query: Query, previous: str, specifics: list[str]) -> set[str]:
     """The follow-up's content words that are neither in the previous question nor among its specifics."""
-    known = set(Query.analyse(previous).terms) | {t for s in specifics for t in Query.analyse(s).terms}
+    known = set(analyse(previous).terms) | {t for s in specifics for t in analyse(s).terms}
     return set(query.terms) - known - _framing()
 
 
 @functools.cache
 def _framing() -> frozenset[str]:
     """The syllables of the openers and closers ("còn", "thì sao"): a follow-up's frame, not its content."""
-    return frozenset(t for phrase in (*_OPENERS, *_CLOSERS) for t in Query.analyse(phrase).syllables)
+    return frozenset(t for phrase in (*_OPENERS, *_CLOSERS) for t in analyse(phrase).syllables)
 
 
 def condense_with_llm(chat_model, question: Query | str, history: list[str]) -> str:

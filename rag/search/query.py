@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import QuestionError
 from ..index.lexical import content_terms
 from ..vietnamese import fold, has_diacritics, looks_vietnamese, match_key, nfc, syllables
-from .reference import Reference, reference
+from ..types import Query
+from .sections import parse_reference
 
 if TYPE_CHECKING:
     from ..index.lexical import KeywordIndex
@@ -75,46 +75,23 @@ def clean(text: object, max_chars: int) -> str:
     return text
 
 
-@dataclass(frozen=True, kw_only=True)
-class Query:
-    """One question as every stage sees it.
+def analyse(text: object, keywords: KeywordIndex | None = None, *, max_chars: int = 2000,
+            restore: bool = True) -> Query:
+    """Clean and analyse ``text`` into the :class:`Query` every later stage reads; ``keywords`` (the
+    corpus's BM25 index) restores missing diacritics.
 
     Example::
 
-        q = Query.analyse("Cum thi dua so 2 gom nhung tinh nao?", keywords)
+        q = analyse("Cum thi dua so 2 gom nhung tinh nao?", keywords)
         q.folded        # True: typed without diacritics
         q.dense_text    # 'Cụm thi đua số 2 gồm những tỉnh nào?' (restored from the corpus)
         q.terms         # ('cum', 'thi', 'dua', 'so', '2', 'gom', 'tinh')
     """
-
-    text: str  # NFC, whitespace collapsed, length-limited
-    folded: bool  # typed without any diacritics: matched on the accent-folded fields
-    syllables: tuple[str, ...]  # lower-cased, canonical tones (folded when ``folded``)
-    terms: tuple[str, ...]  # the syllables that carry meaning (question and function words removed)
-    dense_text: str  # what the dense side embeds: diacritics restored when ``folded``
-    wants: str | None  # 'name', 'number', 'date' or None
-    kind: str | None  # wants, else 'why', 'how', 'list' or None
-    listed: str | None = None  # the head noun of a list question ('tỉnh' in "gồm những tỉnh nào")
-    vietnamese: bool  # most words are Vietnamese syllables
-    key: str  # match key: the text (folded when ``folded``) with canonical tones, casefolded
-    reference: Reference = Reference()  # the article, clause and document a question names ("Điều 35 …")
-
-    @classmethod
-    def analyse(cls, text: object, keywords: KeywordIndex | None = None, *, max_chars: int = 2000,
-                restore: bool = True) -> Query:
-        """Clean and analyse ``text``; ``keywords`` (the corpus's BM25 index) restores missing diacritics."""
-        text = clean(text, max_chars)
-        folded = not has_diacritics(text)
-        dense = keywords.restore(text) if folded and restore and keywords is not None else text
-        tokens = syllables(text, folded=folded)
-        return cls(text=text, folded=folded, syllables=tuple(tokens), terms=tuple(content_terms(tokens, folded)), dense_text=dense, wants=wants(text),
-                   kind=answer_kind(text), listed=listed_noun(tokens), vietnamese=looks_vietnamese(text),
-                   key=match_key(fold(text)) if folded else match_key(text), reference=reference(text))
-
-    @property
-    def has_words(self) -> bool:
-        return bool(re.search(r"\w", self.text))
-
-    @property
-    def pairs(self) -> tuple[tuple[str, str], ...]:
-        return tuple(zip(self.syllables, self.syllables[1:]))
+    text = clean(text, max_chars)
+    folded = not has_diacritics(text)
+    dense = keywords.restore(text) if folded and restore and keywords is not None else text
+    tokens = syllables(text, folded=folded)
+    return Query(text=text, folded=folded, syllables=tuple(tokens), terms=tuple(content_terms(tokens, folded)),
+                 dense_text=dense, wants=wants(text), kind=answer_kind(text), listed=listed_noun(tokens),
+                 vietnamese=looks_vietnamese(text), key=match_key(fold(text)) if folded else match_key(text),
+                 reference=parse_reference(text))

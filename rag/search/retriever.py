@@ -1,4 +1,5 @@
-"""Retrieve: dense (FAISS) and keyword (BM25) search fused by weighted reciprocal rank."""
+"""Retrieve: dense (FAISS) and keyword (BM25) search, fused by standardised scores (or reciprocal ranks);
+the unit a question names ("Điều 35 …") comes first."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 
-from ..config import Settings
+from ..config import RetrievalOptions
 from ..index.lexical import KeywordIndex, top_k
 from ..index.memory import StoredIndex
 from ..types import Retrieval, Retrieved
-from .query import Query
-from .reference import Sections
+from ..types import Query
+from .query import analyse
+from .sections import Sections
 
 
 def fuse(rankings: list[tuple[list[int], float]], rrf_k: int) -> list[tuple[int, float]]:
@@ -44,16 +46,16 @@ class HybridRetriever:
 
     Example::
 
-        retriever = HybridRetriever(settings, encoder, index)
+        retriever = HybridRetriever(settings.retrieval, encoder, index)
         result = retriever.run(retriever.analyse("Cụm thi đua số 2 gồm những tỉnh nào?"))
         result.passages[0].chunk.source      # '004_67d702c3fe2dbdbb.txt'
     """
 
-    def __init__(self, settings: Settings, encoder: Encoder, index: StoredIndex) -> None:
-        self.settings = settings
+    def __init__(self, options: RetrievalOptions, encoder: Encoder, index: StoredIndex) -> None:
+        self.options = options
         self.encoder = encoder
         self.index = index
-        self.keywords: KeywordIndex = index.keyword_index(settings.pair_weight)  # saved with the index
+        self.keywords: KeywordIndex = index.keyword_index(options.pair_weight)  # saved with the index
         stats = index.dense_stats
         self._mu, self._cov = stats[0], stats[1:]
 
@@ -64,21 +66,22 @@ class HybridRetriever:
 
     def analyse(self, text: str) -> Query:
         """``text`` as a :class:`Query` of this corpus (an unaccented one gets its diacritics restored)."""
-        s = self.settings
-        return Query.analyse(text, self.keywords, max_chars=s.max_question_chars, restore=s.restore_diacritics)
+        s = self.options
+        return analyse(text, self.keywords, max_chars=s.max_question_chars, restore=s.restore_diacritics)
 
     def run(self, query: Query | str, k: int | None = None) -> Retrieval:
         started = time.perf_counter()
         if isinstance(query, str):
             query = self.analyse(query)
-        s = self.settings
+        s = self.options
         k = k or s.top_k
+        pool = max(s.candidates, k)  # each side's candidates: never fewer than the passages asked for
         # An unaccented query embeds poorly: the dense side gets its diacritics restored from the corpus.
         qvec = self.encoder.encode_query([query.dense_text])
-        d_scores, d_ids = self.index.search(qvec, s.candidates)
+        d_scores, d_ids = self.index.search(qvec, pool)
         dense_ids = [int(i) for i in d_ids[0] if i >= 0]
         kw_all = self.keywords.scores(query)
-        kw_ids = [int(i) for i in top_k(kw_all, s.candidates)[0]]
+        kw_ids = [int(i) for i in top_k(kw_all, pool)[0]]
         dense = {i: (r, float(sc)) for r, (i, sc) in enumerate(zip(dense_ids, d_scores[0]), start=1)}
         kw_rank = {i: r for r, i in enumerate(kw_ids, start=1)}
         named = self.sections.find(query.reference) if query.reference else []
@@ -103,7 +106,7 @@ class HybridRetriever:
                          named=min(len(named), k))
 
     def _zscore(self, q: np.ndarray, dense_ids: list[int], kw_ids: list[int], kw_all: np.ndarray):
-        s = self.settings
+        s = self.options
         cand = sorted(set(dense_ids) | set(kw_ids))
         if not cand:
             return []

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rag.cli import main
+from ui.cli import main
 from tests.conftest import SEED_DEV, SEEDS
 
 BAD_LINES = [
@@ -92,6 +92,20 @@ def test_the_eval_parser_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, rag.cli; rag.cli.build_parser(); import evals.cli; print('torch' in sys.modules)"
+    code = "import sys, ui.cli; ui.cli.build_parser('eval'); import evals.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_command_loads_only_what_it_runs():
+    """Parsing `virag ask` loads neither the evaluation nor the benchmark packages; `virag eval` loads its own."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ui.cli; ui.cli.build_parser('ask').parse_args(['ask', 'q']); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'evals', 'benchmarks', 'torch'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    code = "import sys, ui.cli; ui.cli.build_parser('eval'); print('evals.cli' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

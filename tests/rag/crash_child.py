@@ -79,7 +79,7 @@ def main() -> int:
     elif point != "embed":
         print(f"unknown point {point!r}", file=sys.stderr)
         return 2
-    from rag.cli import main as virag
+    from ui.cli import main as virag
 
     return virag(argv)
 

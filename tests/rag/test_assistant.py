@@ -127,4 +127,4 @@ def test_punctuation_only_question_abstains(seed_assistant):
 def test_very_long_question_is_truncated(seed_assistant, caplog):
     a = seed_assistant.ask("Cụm thi đua số 2 gồm những tỉnh nào? " * 5000)
     assert "truncated" in caplog.text
-    assert len(a.question) == seed_assistant.settings.max_question_chars
+    assert len(a.question) == seed_assistant.settings.retrieval.max_question_chars

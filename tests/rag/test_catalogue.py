@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from rag import Assistant
-from rag.cli import main
+from ui.cli import main
 from rag.index.catalogue import Catalogue
 from rag.index.folder import read_index
 from tests.conftest import DATA
@@ -78,3 +78,49 @@ def test_reindex_reads_one_file_again(kb):
     report = kb.reindex("cp1258.txt")
     assert report.changed == ["cp1258.txt"] and report.embedded_chunks > 0 and not report.added
     assert set(report.unchanged) == set(report.index.manifest.files) - {"cp1258.txt"}
+
+
+def test_add_copies_files_in_and_indexes_only_them(capsys, kb, settings, encoder, tmp_path):
+    """`virag add`: a readable file joins the folder and the index (the others are not re-embedded); a file
+    that cannot be read is refused with why, and changes nothing."""
+    new = tmp_path / "thông báo mới.txt"
+    new.write_text("Hội nghị tổng kết công tác năm 2026 diễn ra tại Đà Lạt vào ngày 12 tháng 12.\n", encoding="utf-8")
+    before = read_index(kb.index_dir)
+    assert main(["add", str(new), "-c", str(kb.corpus), "-i", str(kb.index_dir)]) == 0
+    assert "Added thông_báo_mới.txt" in capsys.readouterr().out
+    after = read_index(kb.index_dir)
+    assert (kb.corpus / "thông_báo_mới.txt").read_bytes() == new.read_bytes()
+    assert set(after.manifest.files) == set(before.manifest.files) | {"thông_báo_mới.txt"}
+    assert all(after.manifest.files[s]["sha256"] == e["sha256"] for s, e in before.manifest.files.items())
+    answer = Assistant(after, settings=settings, encoder=encoder).ask("Hội nghị tổng kết năm 2026 diễn ra ở đâu?")
+    assert answer.citations and answer.citations[0].source == "thông_báo_mới.txt"
+
+    again = main(["add", str(new), "-c", str(kb.corpus), "-i", str(kb.index_dir)])  # the same file: refused
+    bad = tmp_path / "bảng.xlsx"
+    bad.write_bytes(b"PK\x03\x04")
+    refused = main(["add", str(bad), "-c", str(kb.corpus), "-i", str(kb.index_dir)])
+    err = capsys.readouterr().err
+    assert again == refused == 1
+    assert "tệp giống hệt đã có" in err and "bảng.xlsx" in err and "không được hỗ trợ" in err
+    assert not (kb.corpus / "bảng.xlsx").exists()
+    assert read_index(kb.index_dir).manifest.files == after.manifest.files
+
+
+def test_the_chat_upload_is_the_library_add(kb, seed_assistant, monkeypatch, tmp_path):
+    """The chat service holds the lock and swaps the assistant; adding is Catalogue.add, the same code `virag add` runs."""
+    from ui.service import ChatService
+
+    calls = []
+    real = Catalogue.add
+
+    def spy(self, paths, names=None, **options):
+        calls.append((list(map(str, paths)), names))
+        return real(self, paths, names, **options)
+
+    monkeypatch.setattr(Catalogue, "add", spy)
+    service = ChatService(seed_assistant, corpus=kb.corpus, index_dir=kb.index_dir)
+    new = tmp_path / "upload"
+    new.write_text("Ngày hội đọc sách của tỉnh được tổ chức tại thư viện tỉnh vào tháng 4.\n", encoding="utf-8")
+    result = service.add_files([new], ["ngày hội.txt"])
+    assert calls == [([str(new)], ["ngày hội.txt"])] and result.added == ["ngày_hội.txt"]
+    assert "ngày_hội.txt" in service.assistant.index.manifest.files  # swapped in whole

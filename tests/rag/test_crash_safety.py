@@ -131,7 +131,7 @@ def test_second_process_indexing_the_same_folder_gets_a_clear_message(update, se
     first = start("embed", "index", corpus, "--index", index_dir)  # holds the lock while it embeds
     try:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        second = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index_dir)],
+        second = subprocess.run([sys.executable, "-m", "ui.cli", "index", str(corpus), "--index", str(index_dir)],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     finally:
         kill_9(first)

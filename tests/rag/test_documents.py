@@ -11,10 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.documents import SUPPORTED_SUFFIXES, decode, list_files, load_document, load_folder
+from rag.ingest.documents import SUPPORTED_SUFFIXES, Skipped, decode, list_files, load_document
 from rag.errors import CorpusError, DocumentError
 from tests.conftest import DATA
 from tests.data.make_fixtures import cp1258
+
+
+def load_folder(root, *, max_file_mb: float = 50.0):
+    """Every readable document under ``root`` and the skipped files with why: list_files, then load_document."""
+    docs, (files, skipped) = [], list_files(root)
+    for path, source in files:
+        try:
+            docs.append(load_document(path, source, max_bytes=int(max_file_mb * 1e6)))
+        except DocumentError as exc:
+            skipped.append(Skipped(source, str(exc)))
+    return docs, skipped
+
 
 TEXT = "Hội nghị giao ban công tác xây dựng Đảng.\nThanh Hóa, Nghệ An, Hà Tĩnh."
 FIXTURE_TEXT = (DATA / "vi_utf8.txt").read_text(encoding="utf-8")
@@ -26,6 +38,7 @@ FIXTURE_TEXT = (DATA / "vi_utf8.txt").read_text(encoding="utf-8")
      codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), TEXT.encode("utf-16-le"), TEXT.encode("utf-32")],
     ids=["utf8", "utf8-bom", "utf16-le-bom", "utf16-be-bom", "utf16-le-no-bom", "utf32-bom"],
 )
+
 def test_decode_supported_encodings(raw):
     assert decode(raw, "a.txt") == TEXT
 

@@ -9,7 +9,7 @@ from rag.vietnamese import syllables
 @pytest.fixture(scope="module")
 def question(seed_assistant):
     query = seed_assistant.retriever.analyse("Ai chủ trì hội nghị giao ban công tác xây dựng Đảng?")
-    return Question.of(query, seed_assistant.extractive.keywords)
+    return Question.of(query, seed_assistant.retriever.keywords)
 
 
 def test_words_in_the_question_order_score_higher_than_the_same_words_shuffled(question):

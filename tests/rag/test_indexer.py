@@ -3,7 +3,7 @@ import re
 import pytest
 
 from rag import Settings
-from rag.errors import CorpusError
+from rag.errors import ConfigError, CorpusError
 from rag.index.indexer import Indexer
 
 
@@ -70,12 +70,21 @@ def test_empty_corpus_is_a_clear_error(settings, encoder, tmp_path):
 
 def test_settings_reject_bad_values():
     with pytest.raises(Exception, match="'top_k' must be positive"):
-        Settings(top_k=0)
+        Settings().with_(top_k=0)
 
 
 def test_settings_overrides_are_typed_and_validated():
     s = Settings().with_overrides(["top_k=7", "dense_weight=1.5", "fusion=rrf", "restore_diacritics=false"])
-    assert (s.top_k, s.dense_weight, s.fusion, s.restore_diacritics) == (7, 1.5, "rrf", False)
+    r = s.retrieval
+    assert (r.top_k, r.dense_weight, r.fusion, r.restore_diacritics) == (7, 1.5, "rrf", False)
+    assert Settings().with_overrides(["retrieval.top_k=9"]).retrieval.top_k == 9
+    assert Settings().with_overrides(["reader_sure_margin=inf"]).reader.reader_sure_margin == float("inf")
+    assert Settings().with_overrides(["llm_model=none"]).llm.llm_model is None
+    for bad, message in [("restore_diacritics=maybe", "'restore_diacritics' needs a true/false value"),
+                         ("top_k=3.5", "'top_k' needs a int value"), ("answer.top_k=3", "Bad --set 'answer.top_k=3'"),
+                         ("fusion=max", "'fusion' must be 'zscore' or 'rrf'"), ("threads=-1", "'threads' must be >= 0")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            Settings().with_overrides([bad])
     with pytest.raises(Exception, match=re.escape("Bad --set 'topk=3'")):
         Settings().with_overrides(["topk=3"])
     with pytest.raises(Exception, match="'top_k' needs a int value"):

@@ -4,7 +4,8 @@ import unicodedata
 
 import pytest
 
-from rag import Answer, Assistant, Query
+from rag import Answer, Assistant
+from rag.search.query import analyse
 from rag.answer.cite import cite, pieces, stream_answer
 from rag.answer.lists import enumerates, items
 from rag.errors import QuestionError
@@ -16,9 +17,9 @@ QUESTION = "Ai chủ trì hội nghị giao ban công tác xây dựng Đảng 6
 def test_a_decomposed_question_is_read_as_the_composed_one():
     short = unicodedata.normalize("NFD", "Ai chủ trì hội nghị?")
     assert not has_diacritics(short)  # what the old code saw: "no diacritics"
-    assert not Query.analyse(short).folded
+    assert not analyse(short).folded
     nfd = unicodedata.normalize("NFD", QUESTION)
-    q, d = Query.analyse(QUESTION), Query.analyse(nfd)
+    q, d = analyse(QUESTION), analyse(nfd)
     assert d == q and not d.folded and d.text == QUESTION
 
 
@@ -45,15 +46,15 @@ def test_a_question_without_diacritics_is_restored_for_the_dense_side(seed_assis
     ("Hội nghị đánh giá công tác như thế nào?", "how"),
 ])
 def test_the_kind_of_answer_asked_for(text, kind):
-    assert Query.analyse(text).kind == kind
+    assert analyse(text).kind == kind
 
 
 def test_cleaning_limits_and_errors():
-    assert Query.analyse("  Ai\n chủ   trì? ").text == "Ai chủ trì?"
-    assert len(Query.analyse("Ai " * 100, max_chars=50).text) == 50
+    assert analyse("  Ai\n chủ   trì? ").text == "Ai chủ trì?"
+    assert len(analyse("Ai " * 100, max_chars=50).text) == 50
     for bad in ("   ", None):
         with pytest.raises(QuestionError):
-            Query.analyse(bad)
+            analyse(bad)
 
 
 def test_pieces_join_back_and_keep_markers_whole():
@@ -69,14 +70,14 @@ def test_a_new_answerer_plugs_in_without_touching_the_chain(seed_assistant):
     class FirstPassage:
         name = "first-passage"
 
-        def run(self, query, retrieval):
+        def run(self, retrieval):
             p = retrieval.passages[0].chunk
             c = cite(seed_assistant.index, 1, p.source, p.start, p.end, 1.0)
-            return Answer(question=query.text, text=f"{c.quote} [1]", citations=[c], abstained=False,
+            return Answer(question=retrieval.query.text, text=f"{c.quote} [1]", citations=[c], abstained=False,
                           passages=retrieval.passages, answerer=self.name)
 
-        def stream(self, query, retrieval):
-            yield from stream_answer(self.run(query, retrieval))
+        def stream(self, retrieval):
+            yield from stream_answer(self.run(retrieval))
 
     qa = Assistant(seed_assistant.index, settings=seed_assistant.settings, encoder=seed_assistant.encoder,
                    answerer=FirstPassage())
@@ -95,7 +96,7 @@ def test_a_new_answerer_plugs_in_without_touching_the_chain(seed_assistant):
     ("Ai chủ trì hội nghị?", None),
 ])
 def test_a_list_question_names_what_it_lists(question, noun):
-    assert Query.analyse(question).listed == noun
+    assert analyse(question).listed == noun
 
 
 def test_an_enumeration_is_a_run_of_short_items():

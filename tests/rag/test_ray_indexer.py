@@ -10,7 +10,7 @@ pytest.importorskip("ray", reason='needs the scale extra: pip install -e ".[scal
 pytest.importorskip("pymilvus", reason='needs the scale extra: pip install -e ".[scale]"')
 
 from rag import Assistant  # noqa: E402
-from rag.cli import main  # noqa: E402
+from ui.cli import main  # noqa: E402
 from rag.index.distributed import RayIndexer  # noqa: E402
 from rag.index.milvus import _count  # noqa: E402
 from rag.index.folder import read_manifest  # noqa: E402

@@ -55,7 +55,7 @@ def test_a_sure_answer_in_the_first_passages_skips_reading_the_rest(reader_assis
     monkeypatch.setattr(reader, "read", lambda q, passages, **kw: calls.append(len(passages)) or read(q, passages, **kw))
     question = "Hội nghị giao ban 6 tháng đầu năm 2021 khu vực miền Bắc được tổ chức tại bao nhiêu điểm cầu?"
     sure = reader_assistant.ask(question)
-    assert calls == [2] and sure.short_answer.score >= reader_assistant.settings.reader_sure_margin
+    assert calls == [2] and sure.short_answer.score >= reader_assistant.settings.reader.reader_sure_margin
     calls.clear()
     everything = Assistant(reader_assistant.index, encoder=reader_assistant.encoder,
                            settings=reader_assistant.settings.with_(reader_sure_margin=float("inf"))).ask(question)

@@ -54,7 +54,7 @@ def test_each_retriever_alone_misses_what_fusion_finds(seed_assistant, settings)
     from rag.search.retriever import HybridRetriever
 
     def top_source(weights, query):
-        r = HybridRetriever(settings.with_(dense_weight=weights[0], bm25_weight=weights[1]),
+        r = HybridRetriever(settings.with_(dense_weight=weights[0], bm25_weight=weights[1]).retrieval,
                             seed_assistant.encoder, seed_assistant.index)
         return [p.chunk.source for p in r.run(query).passages]
 

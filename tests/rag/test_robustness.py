@@ -9,7 +9,7 @@ import re
 import pytest
 
 from rag.assistant import NO_WORDS_TEXT
-from rag.cli import main
+from ui.cli import main
 
 
 @pytest.mark.parametrize("question", ["🙂🔥👍🏽", "…?!;:—«»", "\u200b\u200b", "🇻🇳 !!!"],
@@ -27,7 +27,7 @@ def test_question_with_control_characters_is_answered(seed_assistant):
 def test_question_of_exactly_100000_characters_is_truncated(seed_assistant, caplog):
     question = ("Cụm thi đua số 2 gồm những tỉnh nào? " * 3000)[:100_000]
     a = seed_assistant.ask(question)
-    limit = seed_assistant.settings.max_question_chars
+    limit = seed_assistant.settings.retrieval.max_question_chars
     assert f"Question of 100000 characters truncated to {limit}" in caplog.text and len(a.question) == limit
 
 

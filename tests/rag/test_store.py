@@ -160,7 +160,7 @@ def test_kill_9_during_indexing_leaves_previous_index_loadable(tmp_path, corpus,
                    encoding="utf-8")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for delay in (2.0, 6.0, 9.0):
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index_dir)],
+        proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "index", str(corpus), "--index", str(index_dir)],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from rag.cli import build_parser, main
+from ui.cli import build_parser, main
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_chat_serves_the_corpus_with_uploads(launched, corpus, seed_assistant, s
     assert kw == {"host": "127.0.0.1", "port": 7999, "quiet": True}
     assert api.token is None and api.cors_origins == ()
     assert service.can_upload and service.corpus == corpus.resolve()
-    assert service.settings.top_k == 3
+    assert service.settings.retrieval.top_k == 3
     assert "http://127.0.0.1:7999/" in capsys.readouterr().err
 
 

@@ -164,8 +164,8 @@ def test_documents_table_lists_pages_encoding_and_skipped_files():
 def test_citations_into_a_law_name_the_article_and_the_law():
     citation = {"n": 1, "source": "blld.txt", "start": 5, "end": 20, "quote": "a) Ít nhất 45 ngày", "page": None,
                 "section": "Điều 35, khoản 1, điểm a", "document": "Bộ luật Lao động 2019"}
-    assert render.reference(citation) == "Điều 35, khoản 1, điểm a — Bộ luật Lao động 2019"
-    assert render.reference({"n": 2, "source": "x.txt"}) == ""
+    assert render.location(citation) == "Điều 35, khoản 1, điểm a — Bộ luật Lao động 2019"
+    assert render.location({"n": 2, "source": "x.txt"}) == ""
     panel = parse(render.sources_html({"citations": [citation], "passages": []}, 3))
     assert "[1] Điều 35, khoản 1, điểm a — Bộ luật Lao động 2019 · blld.txt" in "".join(panel.text)
     md = render.conversation_markdown([{"question": "q", "answer": "**45 ngày** [1]", "abstained": False,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rag import Answer
-from ui.service import ChatService, UploadLimits, safe_filename
+from rag.errors import ViragError
+from rag.index.catalogue import AddLimits, safe_filename
+from ui.service import ChatService
 
 
 @pytest.mark.parametrize(
@@ -33,7 +35,7 @@ def test_safe_filename_rejects_unsupported_suffixes(name):
 def service(seed_assistant, corpus, tmp_path):
     """A service over the seed index whose uploads go into a temporary corpus copy (never seeds/)."""
     return ChatService(seed_assistant, corpus=corpus, index_dir=tmp_path / "idx",
-                       limits=UploadLimits(max_mb=0.001, max_files=3))
+                       limits=AddLimits(max_mb=0.001, max_files=3))
 
 
 def test_rejected_files_say_why_and_write_nothing(service, corpus, tmp_path):
@@ -91,19 +93,18 @@ def test_stream_uses_the_library_stream_when_there_is_one(seed_assistant, monkey
     service = ChatService(seed_assistant)
     final = Answer(question="q", text="Hai phần. [1]", citations=[], abstained=False, passages=[])
 
-    class Streaming:
-        def stream(self, question, history=None):
-            yield from ("Hai ", "phần. [1]", final)
+    def stream(question, **options):
+        yield from ("Hai ", "phần. [1]", final)
 
-    monkeypatch.setattr(service, "answerer", lambda *a, **k: Streaming())
+    monkeypatch.setattr(seed_assistant, "stream", stream)
     assert list(service.stream("q")) == [("Hai ", None), ("Hai phần. [1]", None), ("Hai phần. [1]", final)]
 
 
 def test_top_k_setting_changes_only_that_request(seed_assistant):
     service = ChatService(seed_assistant)
     assert len(service.ask("Cụm thi đua số 2 gồm những tỉnh nào?", top_k=2).passages) == 2
-    assert len(service.ask("Cụm thi đua số 2 gồm những tỉnh nào?").passages) == seed_assistant.settings.top_k
-    with pytest.raises(ValueError, match="Unknown answerer 'llm'"):
+    assert len(service.ask("Cụm thi đua số 2 gồm những tỉnh nào?").passages) == seed_assistant.settings.retrieval.top_k
+    with pytest.raises(ViragError, match="Unknown answerer 'llm'"):
         service.ask("Câu hỏi?", answerer="llm")
 
 

@@ -1,7 +1,7 @@
-"""Readers, one per format: a file's bytes in, its text (NFC) out, plus page offsets for PDFs.
+"""Extractors, one per format: a file's bytes in, its text (NFC) out, plus page offsets for PDFs.
 
 ========== ================== ==============================================================
-suffix     reader             ``Document.text`` is
+suffix     extractor          ``Document.text`` is
 ========== ================== ==============================================================
 .txt .md   :mod:`.encoding`   the file decoded (UTF-8/16/32 by BOM, UTF-8, Windows-1258), NFC
 .html .htm :mod:`.webpage`    the page's main text: headings, paragraphs, lists, table rows
@@ -9,7 +9,7 @@ suffix     reader             ``Document.text`` is
 .docx      :mod:`.word`       paragraphs and table rows in document order
 ========== ================== ==============================================================
 
-Every reader raises :class:`~rag.errors.DocumentError` naming the file; anything else a
+Every extractor raises :class:`~rag.errors.DocumentError` naming the file; anything else a
 malformed file makes a parser raise is turned into one by :func:`read`.
 """
 
@@ -27,7 +27,7 @@ FORMATS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a reader got out of one file."""
+    """What an extractor got out of one file."""
 
     text: str
     pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts; empty when not paged

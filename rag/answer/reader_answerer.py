@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 import re
 
-from ..config import Settings
+from ..config import ReaderOptions
 from ..index.memory import StoredIndex
-from ..search.query import Query
-from ..types import Answer, Retrieval, Retrieved, ShortAnswer
+from ..types import Answer, Query, Retrieval, Retrieved, ShortAnswer
 from .cite import cite
 from .lists import completing_sentence
 from .protocol import Answerer
@@ -34,16 +33,16 @@ class ReaderAnswerer(Answerer):
 
     Example::
 
-        answerer = ReaderAnswerer(settings, index, Reader.load(base_folder))
-        answer = answerer.run(query, retrieval)
+        answerer = ReaderAnswerer(settings.reader, index, Reader.load(base_folder))
+        answer = answerer.run(retrieval)
         answer.short_answer.text      # '14 tỉnh'
         answer.text                   # '**14 tỉnh** — … gồm 14 tỉnh: Lạng Sơn, … [1]'
     """
 
     name = "reader"
 
-    def __init__(self, settings: Settings, index: StoredIndex, reader: Reader) -> None:
-        self.settings = settings
+    def __init__(self, options: ReaderOptions, index: StoredIndex, reader: Reader) -> None:
+        self.options = options
         self.index = index
         self.reader = reader
 
@@ -59,7 +58,7 @@ class ReaderAnswerer(Answerer):
         found = self._spans(query, head)
         if not any(margin >= sure for _, margin, *_ in found):
             found += self._spans(query, passages[len(head):])
-        weight = self.settings.reader_retrieval_weight
+        weight = self.options.reader_retrieval_weight
         return sorted(found, key=lambda x: -(x[1] + weight * x[0].score))
 
     def _spans(self, query: Query, passages: list[Retrieved]) -> list[tuple[Retrieved, float, int, int]]:
@@ -67,11 +66,11 @@ class ReaderAnswerer(Answerer):
             return []
         views = [TableView.of(self.index.texts[p.chunk.source], p.chunk.start, p.chunk.end) for p in passages]
         # trained on accented questions: an unaccented one is read with its diacritics restored
-        spans = self.reader.read(query.dense_text, [v.text for v in views], max_tokens=self.settings.reader_answer_tokens)
+        spans = self.reader.read(query.dense_text, [v.text for v in views], max_tokens=self.options.reader_answer_tokens)
         return [(p, s.margin, *v.source_span(s.start, s.end)) for p, s, v in zip(passages, spans, views)]
 
-    def run(self, query: Query, retrieval: Retrieval) -> Answer:
-        s = self.settings
+    def run(self, retrieval: Retrieval) -> Answer:
+        s, query = self.options, retrieval.query
         read = self.read(query, retrieval.readable(s.reader_passages), sure=s.reader_sure_margin)
         if not read:
             return abstention(query, retrieval, answerer=self.name)
@@ -102,7 +101,7 @@ class ReaderAnswerer(Answerer):
     def _clauses(self, source: str, first: int, last: int, start: int, end: int, kind: str | None) -> tuple[int, int]:
         """A long sentence cut to the clauses around the short answer, at most ``reader_quote_chars``
         (a list or an explanation is quoted whole)."""
-        limit = self.settings.reader_quote_chars
+        limit = self.options.reader_quote_chars
         if last - first <= limit or kind in ("list", "why", "how"):
             return first, last
         text = self.index.quote(source, first, last)

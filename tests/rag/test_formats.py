@@ -1,4 +1,4 @@
-"""Readers of each format, on the real files in tests/data/ (see make_fixtures.py) and small hostile ones."""
+"""The extractor of each format, on the real files in tests/data/ (see make_fixtures.py) and small hostile ones."""
 
 import io
 import re

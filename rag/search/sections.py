@@ -1,7 +1,7 @@
 """Questions that name a unit of a legal text: "Điều 35 quy định gì?", "theo khoản 2 Điều 5 …",
 "dieu 35 bo luat lao dong", "Nghị định 12/2022 phạt bao nhiêu …".
 
-:func:`reference` reads the reference from the question (with or without diacritics);
+:func:`parse_reference` reads the :class:`~rag.types.Reference` from the question (with or without diacritics);
 :class:`Sections` finds the chunks that hold it, so retrieval can put them first.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from ..types import Chunk
+from ..types import Chunk, Reference
 from ..vietnamese import fold
 
 if TYPE_CHECKING:
@@ -30,20 +30,7 @@ _STOP = {"quy", "thi", "co", "la", "gi", "nao", "ve", "cua", "theo", "tai", "nhu
 _PART = re.compile(r"(Điều|khoản|điểm) (\w+)(?:–(\w+))?")
 
 
-@dataclass(frozen=True)
-class Reference:
-    """What a question points at: an article, its clause and point, and words naming the document."""
-
-    article: str | None = None  # '35'
-    clause: str | None = None  # '2'
-    point: str | None = None  # 'a' (folded: 'đ' reads 'd')
-    document: tuple[str, ...] = ()  # folded words naming the document: ('bo', 'luat', 'lao', 'dong')
-
-    def __bool__(self) -> bool:
-        return bool(self.article)
-
-
-def reference(question: str) -> Reference:
+def parse_reference(question: str) -> Reference:
     """The legal reference in ``question`` (an empty one when it names no article)."""
     q = fold(question.lower())
     article = _ARTICLE.search(q)

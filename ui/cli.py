@@ -1,4 +1,8 @@
-"""``virag``: the command line. Argument parsing only; each command imports what it needs."""
+"""``virag``: the command line, a surface like the chat and the HTTP API.
+
+Each command imports only what it runs (``virag ask`` loads no evaluation or benchmark code);
+the arguments of ``eval`` and ``bench`` are defined only when that command is the one run.
+"""
 
 from __future__ import annotations
 
@@ -25,19 +29,18 @@ def _quiet_libraries() -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from .config import Settings
+    from rag.config import Settings
 
     changes = {}
     if getattr(args, "model", None):
         changes["model"] = args.model
     if getattr(args, "top_k", None):
         changes["top_k"] = args.top_k
-        changes["candidates"] = max(Settings.candidates, args.top_k)
-    return Settings(**changes).with_overrides(getattr(args, "set", None) or [])
+    return Settings().with_(**changes).with_overrides(getattr(args, "set", None) or [])
 
 
 def _assistant(args: argparse.Namespace, *, show_progress: bool = False):
-    from .assistant import Assistant
+    from rag.assistant import Assistant
 
     settings = _settings(args)
     if args.index and not args.corpus:
@@ -48,14 +51,14 @@ def _assistant(args: argparse.Namespace, *, show_progress: bool = False):
 
 # -- commands --------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from .index.indexer import Indexer
+    from rag.index.indexer import Indexer
 
     settings = _settings(args)
     if getattr(args, "workers", None) is not None:
         settings = settings.with_(ray_workers=args.workers)
     index_dir = Path(args.index) if args.index else settings.index_dir_for(Path(args.path))
     if getattr(args, "ray", None):
-        from .index.distributed import RayIndexer
+        from rag.index.distributed import RayIndexer
 
         def progress(p) -> None:  # failures always; every document with -v, else every 10%
             if p.error is None and (args.verbose or p.done == p.total or p.done % max(1, p.total // 10) == 0):
@@ -75,12 +78,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _catalogue(args: argparse.Namespace, *, embeds: bool = False):
     """The corpus of ``args`` file by file; ``embeds``: with the model loaded (removing re-indexes)."""
-    from .index.catalogue import Catalogue
+    from rag.index.catalogue import Catalogue
 
     settings = _settings(args)
     corpus = Path(args.corpus or DEFAULT_CORPUS)
     if not corpus.is_dir():
-        from .errors import CorpusError
+        from rag.errors import CorpusError
 
         msg = f"Corpus folder {corpus} not found: give it with -c/--corpus."
         raise CorpusError(msg)
@@ -93,7 +96,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     kb = _catalogue(args)
     files, skipped = kb.files(), kb.skipped()
     if args.json:
-        from .index.catalogue import listing
+        from rag.index.catalogue import listing
 
         print(json.dumps(listing(files, skipped), ensure_ascii=False, indent=2))
         return 0
@@ -112,6 +115,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    """``virag add FILE…``: copy files into the corpus folder and index them (the chat's upload, from a shell)."""
+    kb = _catalogue(args, embeds=True)
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        from rag.errors import CorpusError
+
+        msg = f"{', '.join(missing)}: no such file; nothing added."
+        raise CorpusError(msg)
+    result = kb.add(args.files)
+    for name, why in result.rejected:
+        print(f"Not added: {name}: {why}", file=sys.stderr)
+    if result.added:
+        print(f"Added {', '.join(result.added)}; index {kb.index_dir}: {result.summary}")
+    return 0 if result.added else 1
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     """``virag remove PATH``: delete a file from the corpus folder and the index."""
     kb = _catalogue(args, embeds=True)
@@ -126,7 +146,7 @@ def render_answer(answer) -> str:
     if answer.citations:
         for c in answer.citations:
             page = f"tr. {c.page}, " if c.page else ""
-            article = f"{c.reference}: " if c.reference else ""
+            article = f"{c.location}: " if c.location else ""
             lines.append(f"[{c.n}] {article}{c.source} ({page}{c.start}–{c.end})")
     elif answer.passages:
         lines.append("Các đoạn gần nhất / closest passages:")
@@ -160,7 +180,7 @@ def _api_config(args: argparse.Namespace):
     """The API's admission: a token from $VIRAG_API_KEY, required off loopback unless --no-auth."""
     from ui.api import LOOPBACK, TOKEN_ENV, ApiConfig
 
-    config = ApiConfig.from_env(cors_origins=tuple(args.cors_origin or ()))
+    config = ApiConfig.from_env(_settings(args).serving, cors_origins=tuple(args.cors_origin or ()))
     if config.token is None and args.host not in LOOPBACK and not args.no_auth:
         msg = (f"serving on {args.host} lets other machines in: set ${TOKEN_ENV} to a secret token "
                "(clients send 'Authorization: Bearer <token>'), or pass --no-auth to serve without one.")
@@ -202,10 +222,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     from embeddings.builtin import build_builtin_model, builtin_model_dir, full_check
 
-    from .config import Settings
+    from rag.config import Settings
 
     settings = Settings()
-    from .answer.reader import check
+    from rag.answer.reader import check
 
     folder = builtin_model_dir(settings.home_dir)
     if args.action == "build":
@@ -224,9 +244,9 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 def cmd_reader(args: argparse.Namespace) -> int:
     """``virag reader train``: fine-tune the reader on a SQuAD-format file (resumable)."""
-    from .answer.training import TrainConfig, train
-    from .config import Settings
-    from .errors import ConfigError
+    from rag.answer.training import TrainConfig, train
+    from rag.config import Settings
+    from rag.errors import ConfigError
 
     squad = Path(args.squad)
     if not squad.is_file():
@@ -272,22 +292,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``command``: the command about to run, whose arguments may need its package loaded."""
     parser = argparse.ArgumentParser(prog="virag", description="Cited question answering over Vietnamese documents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
+    _corpus_commands(sub)
+    _asking_commands(sub)
+    _model_commands(sub)
+    _measuring_commands(sub, command)
+    return parser
 
-    def set_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a setting of rag.Settings, e.g. --set fusion=rrf (repeatable)")
 
-    def corpus_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS}, unless --index is given)")
-        p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
-        p.add_argument("-k", "--top-k", type=int, help="passages to retrieve (default: 5)")
-        p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
-        set_arg(p)
+def _set_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a setting (docs/configuration.md), e.g. --set fusion=rrf (repeatable)")
 
+
+def _catalogue_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS})")
+    p.add_argument("-i", "--index", help="index folder (default: the corpus's cache folder)")
+    _set_arg(p)
+
+
+def _corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS}, unless --index is given)")
+    p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
+    p.add_argument("-k", "--top-k", type=int, help="passages to retrieve (default: 5)")
+    p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+    _set_arg(p)
+
+
+def _corpus_commands(sub) -> None:
+    """index, list, add, remove: the corpus and its index."""
     p = sub.add_parser("index", help="index a folder of .txt, .md, .html, .pdf and .docx files")
     p.add_argument("path", help="corpus folder")
     p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
@@ -297,31 +334,36 @@ def build_parser() -> argparse.ArgumentParser:
                         "(needs virag[scale]; docs/scale.md)")
     p.add_argument("-w", "--workers", type=int, metavar="N",
                    help="Ray workers (default: one per CPU of the cluster; setting ray_workers)")
-    set_arg(p)
+    _set_arg(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("list", help="the indexed files (chunks, pages, encoding, when) and the skipped ones, with why")
-    p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS})")
-    p.add_argument("-i", "--index", help="index folder (default: the corpus's cache folder)")
     p.add_argument("--json", action="store_true", help="print them as JSON")
-    set_arg(p)
+    _catalogue_args(p)
     p.set_defaults(func=cmd_list)
 
+    p = sub.add_parser("add", help="copy files into the corpus folder and index them (incrementally)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="a .txt, .md, .html, .pdf or .docx file")
+    _catalogue_args(p)
+    p.set_defaults(func=cmd_add)
+
     p = sub.add_parser("remove", help="delete files from the corpus folder and the index")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a file in the corpus (a path, or its name as `virag list` prints it)")
-    p.add_argument("-c", "--corpus", help=f"corpus folder (default: {DEFAULT_CORPUS})")
-    p.add_argument("-i", "--index", help="index folder (default: the corpus's cache folder)")
-    set_arg(p)
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a file in the corpus (a path, or its name as `virag list` prints it)")
+    _catalogue_args(p)
     p.set_defaults(func=cmd_remove)
 
+
+def _asking_commands(sub) -> None:
+    """ask, chat, serve: answering questions, once or as a server."""
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
-    corpus_args(p)
+    _corpus_args(p)
     p.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
     p.set_defaults(func=cmd_ask)
 
     def server_args(p: argparse.ArgumentParser, port: int) -> None:
-        corpus_args(p)
+        _corpus_args(p)
         p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
         p.add_argument("-p", "--port", type=int, default=port, help=f"port to listen on (default: {port})")
         p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
@@ -340,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     server_args(p, 8000)
     p.set_defaults(func=cmd_serve)
 
+
+def _model_commands(sub) -> None:
+    """model, reader: the offline models."""
     p = sub.add_parser("model", help="build or verify the offline models (the embedding model, the reader's weights)")
     p.add_argument("action", choices=["build", "check"])
     p.add_argument("-f", "--force", action="store_true", help="rebuild even if a verified model exists")
@@ -369,27 +414,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reader)
 
-    from evals.cli import add_eval_arguments  # light: argparse only, no torch
 
+def _measuring_commands(sub, command: str | None) -> None:
+    """eval, bench: their arguments are defined by their own packages, loaded only when one of them runs."""
     p = sub.add_parser("eval", help="score a question set: retrieval, answers, citations, abstention, latency")
-    add_eval_arguments(p)
+    if command == "eval":
+        from evals.cli import add_eval_arguments
+
+        add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
 
-    from benchmarks.bench import (
-        build_parser as bench_arguments,  # light: argparse and numpy only
-    )
-
     p = sub.add_parser("bench", help="performance benchmarks: throughput, latency, memory, vs stock LangChain")
-    bench_arguments(p)
+    if command == "bench":
+        from benchmarks.bench import build_parser as bench_arguments
+
+        bench_arguments(p)
     p.set_defaults(func=cmd_bench)
-    return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (the first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     _quiet_libraries()
-    from .errors import ViragError
+    from rag.errors import ViragError
 
     try:
         return args.func(args)
