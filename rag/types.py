@@ -46,6 +46,20 @@ class Document:
         return page_at(self.pages, offset)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One level of where a chunk sits in a legal text: 'Chương III', 'Điều 35', or the khoản (điểm) it
+    holds, one ('khoản 2') or a range ('khoản 2–4')."""
+
+    kind: str  # the outline's kind: 'phan', 'chuong', 'muc', 'dieu', 'khoan', 'diem', 'ghichu', 'ket'
+    number: str  # '35', '2', 'a' ('' for a kind without one)
+    label: str  # 'Điều 35', 'khoản 2'
+    last: str = ""  # a range's last number: '4' in 'khoản 2–4'
+
+    def __str__(self) -> str:
+        return f"{self.label}–{self.last}" if self.last else self.label
+
+
 @dataclass(frozen=True, kw_only=True)
 class Chunk:
     """A retrievable piece of one document, with its sentences' spans."""
@@ -55,10 +69,15 @@ class Chunk:
     end: int
     text: str
     sentences: tuple[Span, ...]
-    # legal texts: where the chunk sits ('Chương III › Điều 35 › khoản 2') and the context embedded with
+    # legal texts: where the chunk sits (Chương III › Điều 35 › khoản 2) and the context embedded with
     # it (the document's title, the Chương, the Điều's heading when the chunk does not start with it)
-    section: str = ""
+    path: tuple[Step, ...] = ()
     heading: str = ""
+
+    @property
+    def section(self) -> str:
+        """The path as people read it: 'Chương III › Điều 35 › khoản 2–4' (empty outside legal texts)."""
+        return " › ".join(map(str, self.path))
 
     @property
     def indexed_text(self) -> str:

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexError_
-from ..types import Chunk
+from ..types import Chunk, Step
 from .lexical import KeywordIndex, lexical_files
 from .vectors import FaissVectors, VectorStore, open_vector_store
 
 # 3: documents.jsonl records each PDF's page start offsets; 4: the BM25 index is saved (lexical.*);
-# 5: BM25 as term-frequency postings with the diacritic tables, and an optional delta segment
-FORMAT_VERSION = 5
+# 5: BM25 as term-frequency postings with the diacritic tables, and an optional delta segment;
+# 6: a legal chunk's place as a structured path (kind, number, label, last), not text
+FORMAT_VERSION = 6
 DELTA = "delta."  # file-name prefix of the delta segment (the base has none)
 
 
@@ -93,15 +94,16 @@ def checksums(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
 
 def _chunk_to_json(c: Chunk) -> str:
     record = {"source": c.source, "start": c.start, "end": c.end, "text": c.text, "sentences": c.sentences}
-    if c.section or c.heading:
-        record.update(section=c.section, heading=c.heading)
+    if c.path or c.heading:
+        record.update(path=[[s.kind, s.number, s.label, s.last] for s in c.path], heading=c.heading)
     return json.dumps(record, ensure_ascii=False)
 
 
 def _chunk_from_json(line: str) -> Chunk:
     d = json.loads(line)
     return Chunk(source=d["source"], start=d["start"], end=d["end"], text=d["text"],
-                 sentences=tuple(tuple(s) for s in d["sentences"]), section=d.get("section", ""),
+                 sentences=tuple(tuple(s) for s in d["sentences"]),
+                 path=tuple(Step(*s) for s in d.get("path", ())),
                  heading=d.get("heading", ""))
 
 

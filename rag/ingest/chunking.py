@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from ..config import ChunkingOptions
-from ..types import Chunk, Document, Span
+from ..types import Chunk, Document, Span, Step
 from ..vietnamese import lines, match_key, trim
 from .structure import STRUCTURE_RULES, Outline, Unit, outline
 
@@ -197,11 +197,11 @@ class Chunker:
         return pieces
 
     @staticmethod
-    def _chunk(doc: Document, spans: list[Span], section: str = "", heading: str = "") -> Chunk:
+    def _chunk(doc: Document, spans: list[Span], path: tuple[Step, ...] = (), heading: str = "") -> Chunk:
         spans = sorted(set(spans))
         text = " ".join(doc.text[s:e] for s, e in spans)
         return Chunk(source=doc.source, start=spans[0][0], end=spans[-1][1], text=text, sentences=tuple(spans),
-                     section=section, heading=heading)
+                     path=path, heading=heading)
 
     # -- legal and administrative texts ---------------------------------------------
     def _structured(self, doc: Document, o: Outline) -> list[Chunk]:
@@ -226,39 +226,40 @@ class Chunker:
         outer = [u for u in o.path(unit.start) if u.level < unit.level]
         context = [o.title] if o.title else []
         context += [f"{u.label}. {u.title}" if u.title else u.label for u in outer]
-        trail = " › ".join(u.label for u in outer)
         whole_heading = " › ".join(context)
         own_heading = " › ".join([*context, doc.text[unit.start:unit.heading_end]])[:400]
         budget = self.budget - self.count_tokens(own_heading) - 2
 
-        def pieces(parent: Unit, start: int, end: int) -> list[tuple[str, int, int]]:
-            """(label, start, end) of the parts of ``parent`` within [start, end): its intro, then its children."""
+        def pieces(parent: Unit, start: int, end: int) -> list[tuple[Unit | None, int, int]]:
+            """(unit, start, end) of the parts of ``parent`` within [start, end): its intro (no unit), then
+            its children."""
             children = [u for u in o.units if u.level == parent.level + 1 and start <= u.start < end
                         and u.kind in ("khoan", "diem")] or [
                 u for u in o.units if u.kind == "diem" and start <= u.start < end and parent.kind == "dieu"]
             if not children:
-                return [("", start, end)]
-            parts = [("", start, children[0].start)] if children[0].start > start else []
-            return parts + [(c.label, c.start, c.end) for c in children]
+                return [(None, start, end)]
+            parts = [(None, start, children[0].start)] if children[0].start > start else []
+            return parts + [(c, c.start, c.end) for c in children]
 
-        def label(parent_labels: list[str], first: str, last: str) -> str:
-            if not first:
-                return " › ".join(parent_labels)
-            span = first if first == last or not last else f"{first}–{last.split()[-1]}"
-            return " › ".join([*parent_labels, span])
+        def place(parents: list[Step], first: Unit | None, last: Unit | None) -> tuple[Step, ...]:
+            """The parents' path, then the pieces held: one (khoản 2) or a range (khoản 2–4)."""
+            if first is None:
+                return tuple(parents)
+            until = last.number if last is not None and last.label != first.label else ""
+            return (*parents, Step(first.kind, first.number, first.label, until))
 
-        def pack(parent: Unit, labels: list[str], start: int, end: int) -> list[Chunk]:
+        def pack(parent: Unit, parents: list[Step], start: int, end: int) -> list[Chunk]:
             out: list[Chunk] = []
             group: list[Span] = []
-            used, first, last = 0, "", ""
+            used, first, last = 0, None, None
 
             def flush(whole: bool = False) -> None:
                 nonlocal group, used, first, last
                 if group:
                     starts_heading = group[0][0] == unit.start
-                    out.append(self._chunk(doc, group, " › ".join(labels) if whole else label(labels, first, last),
+                    out.append(self._chunk(doc, group, tuple(parents) if whole else place(parents, first, last),
                                            whole_heading if starts_heading else own_heading))
-                group, used, first, last = [], 0, "", ""
+                group, used, first, last = [], 0, None, None
 
             for name, a, b in pieces(parent, start, end):
                 spans = self._sentences(doc, o, a, b)
@@ -274,17 +275,15 @@ class Chunker:
                 if sum(sizes) <= budget:
                     group, used, first, last = list(spans), sum(sizes), name, name
                     continue
-                child = next((u for u in o.units if u.start == a and u.label == name), None) if name else None
-                if child is not None and child.kind == "khoan":
-                    out += pack(child, [*labels, name], a, b)
+                if name is not None and name.kind == "khoan":
+                    out += pack(name, [*parents, name.step()], a, b)
                 else:
-                    out += [self._chunk(doc, w, label(labels, name, name), own_heading)
+                    out += [self._chunk(doc, w, place(parents, name, name), own_heading)
                             for w in self._windows(doc, spans, sizes, budget)]
             flush(whole=not out)
             return out
 
-        base = [trail, unit.label] if trail else [unit.label]
-        return pack(unit, base, unit.start, unit.end)
+        return pack(unit, [u.step() for u in (*outer, unit)], unit.start, unit.end)
 
 
 def chunker_settings(options: ChunkingOptions, document_prompt: str) -> dict:

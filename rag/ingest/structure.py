@@ -9,7 +9,7 @@ Example::
 
     o = outline(text)
     o.title                      # 'Bộ luật Lao động 2019'
-    o.label_at(12345)            # 'Chương III › Điều 35 › khoản 2'
+    [u.label for u in o.path(12345)]   # ['Chương III', 'Điều 35', 'khoản 2']
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..types import Span
+from ..types import Span, Step
 from ..vietnamese import fold, lines
 
 MIN_ARTICLES = 3
@@ -67,6 +67,10 @@ class Unit:
     def level(self) -> int:
         return LEVELS[self.kind]
 
+    def step(self) -> Step:
+        """This unit as one level of a chunk's path."""
+        return Step(self.kind, self.number, self.label)
+
     @property
     def label(self) -> str:
         """'Điều 35', 'khoản 2', 'điểm a', 'Chương III'."""
@@ -87,10 +91,6 @@ class Outline:
     def path(self, offset: int) -> tuple[Unit, ...]:
         """The units holding ``offset``, outermost first (a Chương, its Điều, the khoản, the điểm)."""
         return tuple(u for u in self.units if u.start <= offset < u.end)
-
-    def label_at(self, offset: int) -> str:
-        """'Chương III › Điều 35 › khoản 2' for ``offset``."""
-        return " › ".join(u.label for u in self.path(offset))
 
     def citation_label(self, start: int, end: int) -> str:
         """'Điều 35, khoản 2' for a quote ``[start, end)``: the deepest units holding all of it, from the Điều."""

@@ -26,8 +26,6 @@ _DOCUMENT = re.compile(rf"\b(?:{_KIND})\b(?:,?\s+(?:so\s+)?[\w/.-]+){{0,10}}")
 # words that end the document's name in a question ("… lao động quy định gì")
 _STOP = {"quy", "thi", "co", "la", "gi", "nao", "ve", "cua", "theo", "tai", "nhu", "bao", "nhieu",
          "khi", "duoc", "phai", "nhung", "cac", "trong", "de", "hay", "neu"}
-# A section path from the chunker: 'Chương III › Điều 35 › khoản 2–4 › điểm a–đ'
-_PART = re.compile(r"(Điều|khoản|điểm) (\w+)(?:–(\w+))?")
 
 
 def parse_reference(question: str) -> Reference:
@@ -75,25 +73,21 @@ class Sections:
     def _places(self) -> dict[str, list[tuple[int, _Place]]]:
         found: dict[str, list[tuple[int, _Place]]] = {}
         for i, c in enumerate(self.chunks):
-            if not c.section:
+            steps = {s.kind: s for s in c.path}
+            article, clauses, points = steps.get("dieu"), steps.get("khoan"), steps.get("diem")
+            if article is None:
                 continue
-            parts = {kind: (first, last) for kind, first, last in _PART.findall(c.section)}
-            if "Điều" not in parts:
-                continue
-            article = parts["Điều"][0]
-            clauses = parts.get("khoản")
-            points = parts.get("điểm")
-            place = _Place(article, (clauses[0], clauses[1] or None) if clauses else None,
-                           (fold(points[0]), fold(points[1]) or None) if points else None,
+            place = _Place(article.number, (clauses.number, clauses.last or None) if clauses else None,
+                           (fold(points.number), fold(points.last) or None) if points else None,
                            starts_article=c.text.startswith("Điều"))
-            found.setdefault(article, []).append((i, place))
+            found.setdefault(article.number, []).append((i, place))
         return found
 
     @cached_property
     def _titles(self) -> dict[str, tuple[set[str], set[str]]]:
         """Each structured source's title and number as folded words, and the numbers in them."""
         titles = {}
-        for source in dict.fromkeys(c.source for c in self.chunks if c.section):
+        for source in dict.fromkeys(c.source for c in self.chunks if c.path):
             found = self.index.outline(source)
             words = set(re.findall(r"[\w/.-]+", fold(f"{found.title} {found.number}".lower()))) if found else set()
             titles[source] = (words, {n for w in words for n in re.findall(r"\d+", w)})
@@ -141,4 +135,4 @@ class Sections:
             return chunk
         text = self.index.texts[chunk.source]
         return replace(chunk, start=spans[0][0], end=spans[-1][1], sentences=spans,
-                       text=" ".join(text[a:b] for a, b in spans), section=found.label_at(spans[0][0]))
+                       text=" ".join(text[a:b] for a, b in spans), path=tuple(u.step() for u in found.path(spans[0][0])))

@@ -15,7 +15,7 @@ import pytest
 from rag import Assistant
 from rag.index.indexer import Indexer
 from rag.index.folder import read_index, read_manifest
-from rag.index.format import DELTA
+from rag.index.format import FORMAT_VERSION, DELTA
 from tests.conftest import ROOT
 from tests.rag.test_crash_safety import QUESTION, assert_answers, kill_9, leftovers, start
 
@@ -109,9 +109,10 @@ def test_an_index_of_the_previous_format_is_rebuilt_with_a_message(settings, enc
     first = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
     path = first.index.path / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps({**manifest, "format_version": 4}), encoding="utf-8")
+    path.write_text(json.dumps({**manifest, "format_version": FORMAT_VERSION - 1}), encoding="utf-8")
     report = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
-    assert "format version 4, this virag reads 5; rebuild it with `virag index`" in report.rebuild_reason
+    assert (f"format version {FORMAT_VERSION - 1}, this virag reads {FORMAT_VERSION}; rebuild it with `virag index`"
+            in report.rebuild_reason)
     assert len(report.added) == 5 and len(report.index.chunks) == len(first.index.chunks)
 
 

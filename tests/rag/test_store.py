@@ -47,7 +47,7 @@ def test_pages_round_trip(tmp_path):
     idx.pages["b.pdf"] = (0, 12)
     write_index(tmp_path, idx)
     back = read_index(tmp_path)
-    assert back.pages == {"b.pdf": (0, 12)} and back.manifest.format_version == FORMAT_VERSION == 5
+    assert back.pages == {"b.pdf": (0, 12)} and back.manifest.format_version == FORMAT_VERSION == 6
     assert [back.page_of("b.pdf", o) for o in (0, 11, 12, 20)] == [1, 1, 2, 2]
     assert back.page_of("a.txt", 3) is None and back.page_of("missing.pdf", 0) is None
 
@@ -57,7 +57,7 @@ def test_an_older_format_asks_for_a_rebuild(tmp_path):
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     manifest["format_version"] = 2
     (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(IndexError_, match=re.escape("format version 2, this virag reads 5; rebuild it with")):
+    with pytest.raises(IndexError_, match=re.escape(f"format version 2, this virag reads {FORMAT_VERSION}; rebuild it with")):
         read_index(tmp_path)
 
 
