@@ -393,9 +393,8 @@ def _document_routes(app: FastAPI, service: ChatService, v1: dict) -> None:
     @app.post("/v1/documents", tags=["virag"], status_code=201, **v1)
     def upload(files: Annotated[list[UploadFile], File(description="documents to add to the corpus")]) -> dict:
         """Add documents (the chat's checks and limits) and index them; answers use them at once."""
-        if not service.can_upload:
-            raise ApiError(403, "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu. / "
-                           "The server serves an index without its corpus folder: uploads are off.")
+        if service.locked:
+            raise ApiError(403, service.locked, code="read_only")
         limits = service.limits
         if limits.max_files is not None and len(files) > limits.max_files:
             raise ApiError(400, f"At most {limits.max_files} files per request; got {len(files)}.", param="files")
@@ -419,8 +418,8 @@ def _document_routes(app: FastAPI, service: ChatService, v1: dict) -> None:
     @app.delete("/v1/documents/{name:path}", tags=["virag"], **v1)
     def delete(name: str) -> dict:
         """Delete a document from the corpus folder and the index (its name as ``GET /v1/documents`` lists it)."""
-        if not service.can_upload:
-            raise ApiError(403, "The server serves an index without its corpus folder: deleting is off.")
+        if service.locked:
+            raise ApiError(403, service.locked, code="read_only")
         indexed = {f.source for f in service.files()[0]}
         if name not in indexed:
             raise ApiError(404, f"No indexed document is named '{name}'.", code="document_not_found", param="name")

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import hmac
 import os
 import tempfile
 from pathlib import Path
@@ -34,6 +35,8 @@ TITLE = "virag — hỏi đáp tài liệu tiếng Việt, có trích dẫn"
 PENDING = "Đang tìm trong tài liệu…"
 VIEWER_EMPTY = "Bấm vào một trích dẫn [n] hoặc một nguồn để xem toàn văn tài liệu, đoạn được trích sẽ được tô sáng."
 NEW_CONVERSATION = "Cuộc hội thoại mới"
+LOGIN_MESSAGE = ("Máy chủ này cần khoá truy cập: nhập khoá (VIRAG_API_KEY) vào ô mật khẩu, tên đăng nhập tuỳ ý. / "
+                 "This server needs its key: enter it (VIRAG_API_KEY) as the password, with any user name.")
 
 
 def _user_message(question: str) -> dict:
@@ -238,8 +241,7 @@ def _documents_tab(service: ChatService) -> SimpleNamespace:
     gr.Markdown(
         f"Tải lên tệp {', '.join(SUPPORTED_SUFFIXES)}, tối đa {service.limits.max_files} tệp "
         f"mỗi lần, mỗi tệp ≤ {service.limits.max_mb:g} MB. Tệp được thêm vào kho tài liệu và "
-        "lập chỉ mục ngay." if can else
-        "Máy chủ được mở từ một chỉ mục (--index): không thể thêm tài liệu."
+        "lập chỉ mục ngay." if can else service.locked
     )
     files = gr.File(label="Chọn tệp", file_count="multiple", type="filepath", elem_id="virag-upload", interactive=can)
     upload = gr.Button("Thêm vào kho và lập chỉ mục", variant="primary", elem_id="virag-upload-btn", interactive=can)
@@ -283,6 +285,16 @@ def _wire_documents(h: _Handlers, d: SimpleNamespace) -> None:
                     **private)
 
 
+def _login(config: ApiConfig) -> dict:
+    """With a key, the chat asks for it once (Gradio's login: the key as the password, any user name), and
+    Gradio's own routes (its API, uploads, the queue) refuse calls without the session it opens, like /v1."""
+    if config.token is None:
+        return {}
+    key = config.token.encode()
+    return {"auth": lambda _user, password: hmac.compare_digest(str(password).encode(), key),
+            "auth_message": LOGIN_MESSAGE}
+
+
 def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
            quiet: bool = False, concurrency: int = 4, api: ApiConfig | None = None) -> Server:
     """Serve the chat at ``/`` and the HTTP API (:mod:`ui.api`) beside it: one process, one model and index.
@@ -290,10 +302,11 @@ def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860, b
     No browser is opened, nothing is shared. With ``block=False`` the server runs in a background
     thread; stop it with ``server.close()``.
     """
+    config = api or ApiConfig.from_env(service.settings.serving)
     demo = build_app(service)
     demo.queue(default_concurrency_limit=concurrency, max_size=256)
-    app = gr.mount_gradio_app(build_api(service, api), demo, path="/", server_name=host, server_port=port,
+    app = gr.mount_gradio_app(build_api(service, config), demo, path="/", server_name=host, server_port=port,
                               show_error=True, ssr_mode=False, css=CSS,
-                              max_file_size=int(service.limits.max_mb * 1e6) + 1)
+                              max_file_size=int(service.limits.max_mb * 1e6) + 1, **_login(config))
     server = Server(app, host, port, quiet=quiet)
     return server.start(block=block)

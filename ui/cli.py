@@ -173,7 +173,7 @@ def _service(args: argparse.Namespace):
     if args.index and not args.corpus:
         return ChatService.from_index(args.index, settings=settings)
     return ChatService.from_folder(args.corpus or DEFAULT_CORPUS, settings=settings, index_dir=args.index,
-                                   show_progress=sys.stderr.isatty())
+                                   show_progress=sys.stderr.isatty(), read_only=args.read_only)
 
 
 def _api_config(args: argparse.Namespace):
@@ -192,7 +192,9 @@ def _serve(args: argparse.Namespace, what: str, serve) -> int:
     config = _api_config(args)
     service = _service(args)
     files = len(service.assistant.index.manifest.files)
-    auth = "bearer token" if config.token else "no token"
+    auth = ("key required: /v1 as a bearer token, the chat as its login password" if config.token
+            else "no key")
+    auth += ", read-only" if service.locked else ""
     print(f"virag {what}: {files} tài liệu — http://{args.host}:{args.port}/ (API: /v1, {auth}; docs: /docs) "
           "(Ctrl-C để dừng)", file=sys.stderr)
     try:
@@ -371,6 +373,8 @@ def _asking_commands(sub) -> None:
                             "default: none)")
         p.add_argument("--no-auth", action="store_true",
                        help="serve off loopback without $VIRAG_API_KEY (anyone who reaches the port may ask)")
+        p.add_argument("--read-only", action="store_true",
+                       help="no adding, deleting or re-indexing documents, in the chat or the API")
 
     p = sub.add_parser("chat", help="serve the chat UI (Gradio) at http://HOST:PORT/ and the HTTP API at /v1; "
                                     "no browser is opened")

@@ -31,8 +31,9 @@ class ChatService:
     """
 
     def __init__(self, assistant: Assistant, *, corpus: Path | None = None, index_dir: Path | None = None,
-                 limits: AddLimits | None = None) -> None:
+                 limits: AddLimits | None = None, read_only: bool = False) -> None:
         self._assistant = assistant
+        self.read_only = read_only
         self.settings: Settings = assistant.settings
         self.encoder = assistant.encoder
         self.corpus = Path(corpus).resolve() if corpus else None
@@ -44,14 +45,15 @@ class ChatService:
 
     @classmethod
     def from_folder(cls, corpus: str | Path, *, settings: Settings | None = None, index_dir: str | Path | None = None,
-                    encoder=None, limits: AddLimits | None = None, show_progress: bool = False) -> ChatService:
-        """Index ``corpus`` (or reuse its index) and serve it; uploads go into ``corpus``."""
+                    encoder=None, limits: AddLimits | None = None, show_progress: bool = False,
+                    read_only: bool = False) -> ChatService:
+        """Index ``corpus`` (or reuse its index) and serve it; uploads go into ``corpus`` unless ``read_only``."""
         settings = settings or Settings()
         corpus = Path(corpus)
         index_dir = Path(index_dir) if index_dir else settings.index_dir_for(corpus)
         qa = Assistant.from_folder(corpus, settings=settings, index_dir=index_dir, encoder=encoder,
                                    show_progress=show_progress)
-        return cls(qa, corpus=corpus, index_dir=index_dir, limits=limits)
+        return cls(qa, corpus=corpus, index_dir=index_dir, limits=limits, read_only=read_only)
 
     @classmethod
     def from_index(cls, index_dir: str | Path, *, settings: Settings | None = None, encoder=None) -> ChatService:
@@ -65,8 +67,19 @@ class ChatService:
         return self._assistant
 
     @property
+    def locked(self) -> str | None:
+        """Why the corpus cannot be changed here (adding, deleting, re-indexing), or None when it can."""
+        if self.read_only:
+            return ("Máy chủ chỉ cho đọc (--read-only): không thể thêm, xoá hay lập chỉ mục lại tài liệu. / "
+                    "The server is read-only: adding, deleting and re-indexing documents are off.")
+        if self.corpus is None or self.index_dir is None:
+            return ("Máy chủ được mở từ một chỉ mục (--index): không thể thay đổi kho tài liệu. / "
+                    "The server serves an index without its corpus folder: changing documents is off.")
+        return None
+
+    @property
     def can_upload(self) -> bool:
-        return self.corpus is not None and self.index_dir is not None
+        return self.locked is None
 
     def ask(self, question: str, **options) -> Answer:
         """The current assistant's answer; ``options`` as :meth:`rag.Assistant.ask`."""
@@ -125,9 +138,8 @@ class ChatService:
                   progress: Callable[[float, str], None] | None = None) -> Added:
         """Add uploaded files to the corpus (the library's checks, within the upload limits), index them, and
         swap in the new assistant."""
-        if not self.can_upload:
-            return Added(rejected=[("*", "máy chủ được mở từ một chỉ mục (--index), không có thư mục tài liệu "
-                                         "để thêm.")])
+        if self.locked:
+            return Added(rejected=[("*", self.locked)])
         with self._index_lock:
             result = self.catalogue().add(paths, names, limits=self.limits, progress=progress)
             if result.report is not None:
@@ -138,8 +150,7 @@ class ChatService:
     def _update(self, change: Callable[[Catalogue], IndexReport]) -> str:
         kb = self.catalogue()
         if kb is None:
-            msg = "Máy chủ được mở từ một chỉ mục (--index): không thể sửa kho tài liệu."
-            raise ValueError(msg)
+            raise ValueError(self.locked)
         with self._index_lock:
             report = change(kb)
             self._swap(report)
