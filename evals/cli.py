@@ -127,8 +127,6 @@ def _assistant(args: argparse.Namespace, settings):
     report = qa.report
     for s in report.skipped:
         print(f"Skipped: {s.reason}", file=sys.stderr)
-    if report.rebuild_reason:
-        print(report.rebuild_reason, file=sys.stderr)
     print(f"Index: {report.summary()}", file=sys.stderr)
     return qa
 

@@ -63,3 +63,64 @@ def test_bad_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_a_file_of_questions_is_answered_in_one_process(capsys, tmp_path, seed_index_dir, seed_assistant, monkeypatch):
+    """`virag ask --questions`: plain lines, JSONL and CSV in; JSONL and CSV out, one record a question; `-` reads
+    standard input, for the file and for a single question."""
+    import csv
+    import io
+
+    seeds = [json.loads(line)["question"] for line in (SEEDS.parent / "evals" / "seed_dev.jsonl").open(encoding="utf-8")]
+    lines = tmp_path / "cau-hoi.txt"
+    lines.write_text("\n".join(seeds) + "\n\n", encoding="utf-8")
+    index = ["--index", str(seed_index_dir), "-q"]
+    assert main(["ask", "--questions", str(lines), "-o", str(tmp_path / "a.jsonl"), *index]) == 0
+    records = [json.loads(r) for r in (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["question"] for r in records] == seeds and len(records) == 30
+    cited = [c for r in records for c in r["citations"]]
+    assert cited and all((SEEDS / c["source"]).read_text(encoding="utf-8")[c["start"]:c["end"]] == c["quote"]
+                         for c in cited)
+
+    table = tmp_path / "q.csv"
+    table.write_text("id,question\n1,Cụm thi đua số 2 gồm những tỉnh nào?\n2,\"Ai chủ trì hội nghị, ở đâu?\"\n",
+                     encoding="utf-8")
+    assert main(["ask", "--questions", str(table), "-o", str(tmp_path / "a.csv"), *index]) == 0
+    rows = list(csv.DictReader((tmp_path / "a.csv").open(encoding="utf-8")))
+    assert [r["question"] for r in rows] == ["Cụm thi đua số 2 gồm những tỉnh nào?", "Ai chủ trì hội nghị, ở đâu?"]
+    assert "Hà Tĩnh" in rows[0]["answer"] and rows[0]["citations"].startswith("[1] ")
+    capsys.readouterr()
+
+    for given in ('{"question": "Cụm thi đua số 2 gồm những tỉnh nào?"}\n', "Cụm thi đua số 2 gồm những tỉnh nào?\n"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(given))  # JSONL or lines, told apart by the first character
+        assert main(["ask", "--questions", "-", *index]) == 0
+        answered = [json.loads(r) for r in capsys.readouterr().out.splitlines()]
+        assert len(answered) == 1 and answered[0]["question"] == "Cụm thi đua số 2 gồm những tỉnh nào?"
+        assert "Hà Tĩnh" in answered[0]["answer"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("Cụm thi đua số 2 gồm những tỉnh nào?\n"))
+    assert main(["ask", "-", "--json", *index]) == 0
+    assert "Hà Tĩnh" in json.loads(capsys.readouterr().out)["answer"]
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "Một?"}\n{"q": 2}\n', encoding="utf-8")
+    assert main(["ask", "--questions", str(bad), *index]) == 1
+    assert "bad.jsonl, line 2: needs a 'question' field" in capsys.readouterr().err
+
+
+def test_version_index_json_and_verbosity_anywhere(capsys, tmp_path, seed_assistant):
+    from rag import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"virag {__version__}"
+    corpus = tmp_path / "c"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "rỗng.txt").write_text("", encoding="utf-8")
+    assert main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--json", "-q"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["documents"] == 5 and len(report["added"]) == 5 and report["chunks"] > 0
+    assert [s["source"] for s in report["skipped"]] == ["rỗng.txt"]
+    assert main(["-v", "index", str(corpus), "--index", str(tmp_path / "idx")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("rỗng.txt") == 1  # a skipped file is reported once

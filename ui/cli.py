@@ -67,11 +67,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         indexer = RayIndexer(settings, settings.encoder(), address=args.ray, progress=progress)
     else:
         indexer = Indexer(settings, settings.encoder())
-    report = indexer.run(Path(args.path), index_dir, show_progress=sys.stderr.isatty())
-    for s in report.skipped:
+    report = indexer.run(Path(args.path), index_dir, show_progress=sys.stderr.isatty() and not args.quiet)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    for s in report.skipped:  # (a rebuild's reason is logged by the indexer)
         print(f"Skipped: {s.reason}", file=sys.stderr)
-    if report.rebuild_reason:
-        print(report.rebuild_reason, file=sys.stderr)
     print(f"Index {index_dir}: {report.summary()}")
     return 0
 
@@ -157,8 +158,22 @@ def render_answer(answer) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    qa = _assistant(args)
-    answer = qa.ask(args.question)
+    """``virag ask QUESTION`` (``-``: read it from standard input), or ``--questions FILE``: many, one process."""
+    from rag.errors import QuestionError
+
+    if args.questions:
+        if args.question:
+            msg = "Give either QUESTION or --questions FILE, not both."
+            raise QuestionError(msg)
+        from .batch import answer_file
+
+        return answer_file(_assistant(args), args.questions, args.output, quiet=args.quiet)
+    if not args.question:  # a usage error, like argparse's own (status 2)
+        print("Error: missing QUESTION: `virag ask \"…\"`, `echo … | virag ask -`, or `virag ask --questions FILE`.",
+              file=sys.stderr)
+        raise SystemExit(2)
+    question = sys.stdin.read() if args.question == "-" else args.question
+    answer = _assistant(args).ask(question)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -296,14 +311,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; ``command``: the command about to run, whose arguments may need its package loaded."""
+    from rag import __version__
+
     parser = argparse.ArgumentParser(prog="virag", description="Cited question answering over Vietnamese documents.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--version", action="version", version=f"virag {__version__}")
+    _verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
     _corpus_commands(sub)
     _asking_commands(sub)
     _model_commands(sub)
     _measuring_commands(sub, command)
+    for each in sub.choices.values():
+        _verbosity(each)
     return parser
+
+
+def _verbosity(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """-v and -q, accepted before the command and after it; a command with its own -q (no progress bar) keeps it."""
+    default = False if top else argparse.SUPPRESS  # after the command, only what is given there is set
+    for flags, why in ((("-v", "--verbose"), "log progress to stderr"),
+                       (("-q", "--quiet"), "errors only: no progress bars, no notes")):
+        try:
+            p.add_argument(*flags, action="store_true", default=default, help=why)
+        except argparse.ArgumentError:
+            pass
 
 
 def _set_arg(p: argparse.ArgumentParser) -> None:
@@ -331,6 +362,7 @@ def _corpus_commands(sub) -> None:
     p.add_argument("path", help="corpus folder")
     p.add_argument("-i", "--index", help="index folder (default: a cache folder keyed by the corpus path)")
     p.add_argument("-m", "--model", help="sentence-transformers model id or path (default: builtin)")
+    p.add_argument("--json", action="store_true", help="print what the run did as JSON")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="embed on Ray workers: a local Ray (no ADDRESS), 'auto', or ray://HEAD:10001 "
                         "(needs virag[scale]; docs/scale.md)")
@@ -358,10 +390,15 @@ def _corpus_commands(sub) -> None:
 
 def _asking_commands(sub) -> None:
     """ask, chat, serve: answering questions, once or as a server."""
-    p = sub.add_parser("ask", help="answer one question")
-    p.add_argument("question")
+    p = sub.add_parser("ask", help="answer one question (- reads it from standard input), or a file of them")
+    p.add_argument("question", nargs="?", help="the question; '-' reads it from standard input")
     _corpus_args(p)
     p.add_argument("--json", action="store_true", help="print the answer, citations and passages as JSON")
+    p.add_argument("--questions", metavar="FILE",
+                   help="answer every question of FILE in one process: one a line, or JSONL/CSV with a 'question' "
+                        "field ('-': standard input)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="with --questions: write the answers to OUT, .jsonl or .csv (default: JSONL on standard output)")
     p.set_defaults(func=cmd_ask)
 
     def server_args(p: argparse.ArgumentParser, port: int) -> None:
@@ -444,7 +481,8 @@ def _command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_command(argv)).parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
     _quiet_libraries()
     from rag.errors import ViragError
 

@@ -64,10 +64,23 @@ class IndexReport:
     def wrote(self) -> bool:
         return bool(self.added or self.changed or self.removed or self.rebuild_reason)
 
-    def summary(self) -> str:
+    def totals(self) -> tuple[int, int]:
+        """(documents, chunks) of the index now (without reading it when the run knows them)."""
         loaded = getattr(self, "_index", None)
-        documents, chunks = (self.counts if loaded is None and self.counts
-                             else (len(self.index.manifest.files), len(self.index.chunks)))
+        return (self.counts if loaded is None and self.counts
+                else (len(self.index.manifest.files), len(self.index.chunks)))
+
+    def to_dict(self) -> dict:
+        """The run as JSON (``virag index --json``)."""
+        documents, chunks = self.totals()
+        return {"index": str(self.index_dir) if self.index_dir else None, "documents": documents, "chunks": chunks,
+                "added": self.added, "changed": self.changed, "removed": self.removed,
+                "unchanged": len(self.unchanged), "embedded_chunks": self.embedded_chunks,
+                "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+                "rebuild_reason": self.rebuild_reason, "seconds": round(self.seconds, 2)}
+
+    def summary(self) -> str:
+        documents, chunks = self.totals()
         parts = [
             f"{documents} documents, {chunks} chunks",
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
@@ -248,7 +261,7 @@ class Indexer:
             try:
                 doc = self._load(path, source, max_bytes)
             except DocumentError as exc:
-                logger.warning("Skipped %s", exc)
+                logger.info("Skipped %s", exc)  # the report carries it; the surfaces show it once
                 report.skipped.append(Skipped(source, str(exc)))
                 continue
             if entry.get("sha256") == doc.sha256 and source not in reread:
