@@ -55,7 +55,7 @@ class Assistant:
         self.default_answerer = answerer.name if answerer is not None else self.settings.answer.answerer
         self._answerers: dict[str, Answerer] = {answerer.name: answerer} if answerer is not None else {}
         self._chains: dict[str, Runnable] = {}
-        self._building = threading.Lock()
+        self._building = threading.RLock()  # an LLM answerer builds the reader and sentence answerers it uses
         _ = self.chat_model  # a configured LLM that lacks its server or model fails here, not at the first question
 
     # -- answerers, built on first use and kept by name ----------------------
@@ -106,8 +106,8 @@ class Assistant:
         from .answer.llm import LLMAnswerer
 
         # the extractive answer is the fallback; the reader, when it is there, orders the passages
-        reader = self._build("reader") if "reader" in self.answerers() else None
-        return LLMAnswerer(name, self.chat_model, self._build("sentences"), reader)
+        reader = self.answerer_named("reader") if "reader" in self.answerers() else None
+        return LLMAnswerer(name, self.chat_model, self.answerer_named("sentences"), reader)
 
     @cached_property
     def chat_model(self):

@@ -58,9 +58,10 @@ class ApiConfig:
 
     token: str | None = None  # a bearer token every /v1 route requires; None: no authentication
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API; empty: CORS off
-    max_body_mb: float = 1.0  # a JSON request (uploads: the service's upload limits)
-    workers: int = 2  # answers computed at once: more only share the same CPU cores
-    queue: int = 64  # requests waiting for a worker; beyond them, 503 at once
+    # the limits default to the settings' (ServingOptions, where each is explained)
+    max_body_mb: float = ServingOptions.api_max_body_mb
+    workers: int = ServingOptions.api_workers
+    queue: int = ServingOptions.api_queue
 
     @classmethod
     def from_env(cls, serving: ServingOptions | None = None, **changes) -> ApiConfig:
