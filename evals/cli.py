@@ -56,6 +56,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a setting of rag.Settings, e.g. --set fusion=rrf (repeatable)")
+    p.add_argument("--config", metavar="FILE", help="settings file to read instead of ./virag.toml")
 
 
 def _reader_only(qa, questions, args) -> int:
@@ -169,13 +170,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError(msg)
         _prepare_squad_corpus(qs, Path(args.corpus), args.write_corpus)
 
-    from rag.config import Settings
+    from rag.settings_sources import load_settings
 
     from .report import summary_table, write_json, write_report
     from .runner import EvalRunner, missing_documents
 
-    settings = Settings().with_(top_k=args.k, **({"model": args.model} if args.model else {})
-                                ).with_overrides(args.set or [])
+    settings = load_settings(config=args.config).with_(
+        top_k=args.k, **({"model": args.model} if args.model else {})).with_overrides(args.set or [])
     if args.k < 10:
         print(f"Note: with --k {args.k}, the @10 metrics see only {args.k} passages.", file=sys.stderr)
     if args.reader_only:

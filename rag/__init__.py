@@ -29,6 +29,7 @@ _EXPORTS = {
     "Query": ".types",
     "Settings": ".config",
     "ViragError": ".errors",
+    "load_settings": ".settings_sources",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

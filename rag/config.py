@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import sys
 import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from embeddings.home import BUILTIN_MODEL, default_home
 
@@ -201,33 +201,72 @@ def _group_of() -> dict[str, str]:
     return {f.name: group for group, cls in GROUPS.items() for f in fields(cls)}
 
 
-def _convert(name: str, kind: object, raw: str, pair: str):
-    """``raw`` (text from ``--set``) as a value of ``kind``; ConfigError when it is not one."""
-    text = raw.strip()
-    args = typing.get_args(kind)
-    if type(None) in args and text.lower() in ("", "none"):
-        return None
-    if args and typing.get_origin(kind) is not Literal:  # X | None
-        kind = next(a for a in args if a is not type(None))
+@functools.cache
+def _declared() -> dict[str, tuple[Any, Any]]:
+    """Setting name → (type, default), for every setting of every group, and ``home``."""
+    found: dict[str, tuple[Any, Any]] = {"home": (Path | None, None)}
+    for cls in GROUPS.values():
+        hints = _hints(cls)
+        found.update({f.name: (hints[f.name], f.default) for f in fields(cls)})
+    return found
+
+
+@functools.cache
+def _schema():
+    """One flat pydantic model of every setting: what a source may hold, and how its text converts."""
+    from pydantic import ConfigDict, Field, create_model
+
+    return create_model("ViragSettings", __config__=ConfigDict(extra="forbid"),
+                        **{name: (kind, Field(default=default)) for name, (kind, default) in _declared().items()})
+
+
+def checked_values(values: Mapping[str, Any], where: str, *, strict: bool) -> dict[str, Any]:
+    """``values`` converted to the settings' types; ConfigError naming the key and ``where`` otherwise.
+
+    ``strict``: a file's values must already have the right type (TOML has integers, booleans…);
+    text from the environment or the command line is converted ("8" → 8, "yes" → True, "maybe" → error).
+    """
+    unknown = sorted(set(values) - set(_declared()))
+    if unknown:
+        msg = (f"{where}: unknown setting '{unknown[0]}'; valid: {', '.join(sorted(_declared()))} "
+               "(docs/configuration.md).")
+        raise ConfigError(msg)
+    if strict and isinstance(values.get("home"), str):
+        values = {**values, "home": Path(values["home"])}
+    from pydantic import ValidationError
+
     try:
-        if kind is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind is int:
-            return int(text)
-        if kind is float:
-            value = float(text)
-            if math.isnan(value):
-                raise ValueError
-            return value
-    except ValueError:
-        kind_name = "true/false" if kind is bool else getattr(kind, "__name__", str(kind))
-        msg = f"Bad --set {pair!r}: '{name}' needs a {kind_name} value."
+        model = _schema().model_validate(dict(values), strict=strict)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        msg = f"{where}: setting '{name}' = {values.get(name)!r}: {error['msg']}."
         raise ConfigError(msg) from None
-    return raw
+    checked = {name: getattr(model, name) for name in values}
+    for name, value in checked.items():  # ranges and choices, each value on its own so the error names its source
+        try:
+            Settings().with_(**{name: value})
+        except ConfigError as exc:
+            msg = f"{where}: {exc}"
+            raise ConfigError(msg) from None
+    return checked
+
+
+def parse_pairs(pairs: Iterable[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs as setting values; KEY is a setting's name or ``group.name``."""
+    values = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        group, _, name = key.rpartition(".")
+        if not sep or name not in _declared() or (group and _group_of().get(name) != group):
+            msg = (f"Bad --set {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(_declared()))} "
+                   "(docs/configuration.md).")
+            raise ConfigError(msg)
+        optional = type(None) in getattr(_declared()[name][0], "__args__", ())
+        value = None if optional and raw.strip().lower() in ("", "none") else raw.strip()
+        values.update(checked_values({name: value}, f"--set {pair!r}", strict=False))
+    return values
 
 
 @dataclass(frozen=True)
@@ -278,18 +317,7 @@ class Settings:
     def with_overrides(self, pairs: list[str]) -> Settings:
         """Apply ``KEY=VALUE`` strings (the CLI's ``--set``; KEY may be ``group.name``), each value converted
         to the setting's type and checked."""
-        changes = {}
-        for pair in pairs:
-            key, sep, raw = pair.partition("=")
-            key = key.strip().replace("-", "_")
-            group, _, name = key.rpartition(".")
-            if not sep or name not in (*_group_of(), "home") or (group and _group_of().get(name) != group):
-                msg = (f"Bad --set {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(_group_of()))} "
-                       "(docs/configuration.md).")
-                raise ConfigError(msg)
-            owner = GROUPS[_group_of()[name]] if name != "home" else Settings
-            changes[name] = Path(raw) if name == "home" else _convert(name, _hints(owner)[name], raw, pair)
-        return self.with_(**changes)
+        return self.with_(**parse_pairs(pairs))
 
     def encoder(self):
         """The embedding stage for these settings (:class:`embeddings.encoder.Encoder`; the model loads on first use)."""
@@ -329,12 +357,28 @@ def reference_markdown() -> str:
            "<!-- Generated from rag/config.py by `python -m rag.config > docs/configuration.md`; edit the "
            "declarations there, not this file. -->", "",
            "One `Settings` object holds every setting, in one group per stage; each stage takes its own group "
-           "(the retriever `settings.retrieval`, the reader `settings.reader`, …). Change one from the command "
-           "line with `--set NAME=VALUE` (or `--set group.NAME=VALUE`; repeatable), or in Python with "
-           "`Settings().with_(NAME=VALUE)`. A value of the wrong type or out of range is refused with a message "
-           "naming the setting.", "",
-           "```python", "from rag import Assistant, Settings",
-           'qa = Assistant.from_folder("seeds", settings=Settings().with_(top_k=8, answerer="reader"))', "```", "",
+           "(the retriever `settings.retrieval`, the reader `settings.reader`, …).", "",
+           "## Where settings come from", "",
+           "The command line (`virag index`, `ask`, `chat`, `serve`, `eval`, …) reads, each over the one before:", "",
+           "1. `[tool.virag]` in `./pyproject.toml`;",
+           "2. `./virag.toml` (or the file given with `--config FILE`);",
+           "3. environment variables `VIRAG_<NAME>` (`VIRAG_TOP_K=8`; secrets such as `VIRAG_API_KEY` are read "
+           "only from the environment and are not settings);",
+           "4. `--set NAME=VALUE` (or `--set group.NAME=VALUE`; repeatable).", "",
+           "In a file a setting is written flat, or in its group's table:", "",
+           "```toml", 'answerer = "reader"', "", "[retrieval]", "top_k = 8", "```", "",
+           "Every value is checked against its declared type and range, and an unknown name is an error: the "
+           "message names the key and its source (`virag.toml: setting 'stop_at_answer' = 'maybe': Input should "
+           "be a valid boolean`). A file's values must have their TOML type (`top_k = 8`, not `\"8\"`); text "
+           "from the environment and `--set` is converted (`yes`/`no`, `true`/`false`, `1`/`0`; `none` for an "
+           "optional value). `virag settings` lists every setting that is not its default and where it comes "
+           "from (`--all`, `--json`).", "",
+           "In Python, `Settings()` is the defaults and reads none of these; `load_settings()` reads them as the "
+           "command line does, and `Settings().with_(NAME=VALUE)` changes one:", "",
+           "```python", "from rag import Assistant, Settings, load_settings",
+           'qa = Assistant.from_folder("seeds", settings=Settings().with_(top_k=8, answerer="reader"))',
+           'qa = Assistant.from_folder("seeds", settings=load_settings())   # virag.toml, $VIRAG_…', "```", "",
+           "## Every setting", "",
            "| setting | type | default | why |", "|---|---|---|---|"]
     home = next(f for f in fields(Settings) if f.name == "home")
     out.append(f"| `home` | path or None | `None` | {home.metadata['why']} |")

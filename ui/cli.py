@@ -29,14 +29,16 @@ def _quiet_libraries() -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from rag.config import Settings
+    from rag.settings_sources import load_settings
 
     changes = {}
     if getattr(args, "model", None):
         changes["model"] = args.model
     if getattr(args, "top_k", None):
         changes["top_k"] = args.top_k
-    return Settings().with_(**changes).with_overrides(getattr(args, "set", None) or [])
+    # flags like --top-k sit between the files and the environment, and --set
+    return load_settings(config=getattr(args, "config", None)).with_(**changes).with_overrides(
+        getattr(args, "set", None) or [])
 
 
 def _assistant(args: argparse.Namespace, *, show_progress: bool = False):
@@ -239,10 +241,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     from embeddings.builtin import build_builtin_model, builtin_model_dir, full_check
 
-    from rag.config import Settings
-
-    settings = Settings()
     from rag.answer.reader import check
+
+    settings = _settings(args)
 
     folder = builtin_model_dir(settings.home_dir)
     if args.action == "build":
@@ -257,6 +258,25 @@ def cmd_model(args: argparse.Namespace) -> int:
             ok, message = check(folder)
     print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Every setting's value and where it comes from: a file, $VIRAG_<NAME>, --set, or the default."""
+    from rag.settings_sources import origins
+
+    values = _settings(args).to_dict()
+    given = origins(getattr(args, "set", None) or [], config=getattr(args, "config", None))
+    if args.json:
+        rows = {name: {"value": value, "from": given.get(name, "default")} for name, value in values.items()}
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return 0
+    shown = values if args.all else {name: values[name] for name in values if name in given}
+    if not shown:
+        print("Every setting has its default (docs/configuration.md); `virag settings --all` lists them.")
+    width = max((len(name) for name in shown), default=0)
+    for name, value in shown.items():
+        print(f"{name:<{width}}  {value!r}  ({given.get(name, 'default')})")
+    return 0
 
 
 def cmd_reader(args: argparse.Namespace) -> int:
@@ -339,7 +359,11 @@ def _verbosity(p: argparse.ArgumentParser, *, top: bool = False) -> None:
 
 def _set_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a setting (docs/configuration.md), e.g. --set fusion=rrf (repeatable)")
+                   help="override a setting (docs/configuration.md), e.g. --set fusion=rrf (repeatable); over "
+                        "$VIRAG_<NAME>, over the settings file")
+    p.add_argument("--config", metavar="FILE",
+                   help="settings file to read instead of ./virag.toml (./pyproject.toml's [tool.virag] is read "
+                        "either way, beneath it)")
 
 
 def _catalogue_args(p: argparse.ArgumentParser) -> None:
@@ -429,7 +453,15 @@ def _model_commands(sub) -> None:
     p = sub.add_parser("model", help="build or verify the offline models (the embedding model, the reader's weights)")
     p.add_argument("action", choices=["build", "check"])
     p.add_argument("-f", "--force", action="store_true", help="rebuild even if a verified model exists")
+    _set_arg(p)
     p.set_defaults(func=cmd_model)
+
+    p = sub.add_parser("settings", help="every setting that is not its default, with where it comes from (a file, "
+                                        "$VIRAG_<NAME>, --set)")
+    p.add_argument("-a", "--all", action="store_true", help="list the defaults too")
+    p.add_argument("--json", action="store_true", help="every setting as JSON: {name: {value, from}}")
+    _set_arg(p)
+    p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("reader", help="train the reader (the short-answer model) on a SQuAD-format file")
     p.add_argument("action", choices=["train"])

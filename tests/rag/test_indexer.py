@@ -80,12 +80,14 @@ def test_settings_overrides_are_typed_and_validated():
     assert Settings().with_overrides(["retrieval.top_k=9"]).retrieval.top_k == 9
     assert Settings().with_overrides(["reader_sure_margin=inf"]).reader.reader_sure_margin == float("inf")
     assert Settings().with_overrides(["llm_model=none"]).llm.llm_model is None
-    for bad, message in [("restore_diacritics=maybe", "'restore_diacritics' needs a true/false value"),
-                         ("top_k=3.5", "'top_k' needs a int value"), ("answer.top_k=3", "Bad --set 'answer.top_k=3'"),
-                         ("fusion=max", "'fusion' must be 'zscore' or 'rrf'"), ("threads=-1", "'threads' must be >= 0")]:
+    for bad, message in [("restore_diacritics=maybe", "--set 'restore_diacritics=maybe': setting 'restore_diacritics' "
+                          "= 'maybe': Input should be a valid boolean"),
+                         ("top_k=3.5", "setting 'top_k' = '3.5': Input should be a valid integer"),
+                         ("answer.top_k=3", "Bad --set 'answer.top_k=3'"),
+                         ("fusion=max", "'fusion' = 'max': Input should be 'zscore' or 'rrf'"), ("threads=-1", "'threads' must be >= 0")]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             Settings().with_overrides([bad])
     with pytest.raises(Exception, match=re.escape("Bad --set 'topk=3'")):
         Settings().with_overrides(["topk=3"])
-    with pytest.raises(Exception, match="'top_k' needs a int value"):
+    with pytest.raises(ConfigError, match="'top_k' = 'many': Input should be a valid integer"):
         Settings().with_overrides(["top_k=many"])
