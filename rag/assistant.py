@@ -19,7 +19,7 @@ from .answer.sentences import SentenceAnswerer
 from .answer.tables import TableAnswers
 from .chain import ViragRetriever, build_chain
 from .config import Settings
-from .errors import ConfigError, IndexError_, QuestionError
+from .errors import ConfigError, IndexError_, InstructionsError, QuestionError
 from .index.indexer import Indexer, IndexReport
 from .index.folder import read_index
 from .index.memory import StoredIndex
@@ -170,19 +170,20 @@ class Assistant:
         return query if text == query.text else self.retriever.analyse(text)
 
     def ask(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
-            answerer: str | None = None) -> Answer:
+            answerer: str | None = None, instructions: str | None = None) -> Answer:
         """Answer ``question`` from the corpus, citing exact spans; abstains when the documents do not say.
 
         ``history``: earlier questions of the conversation, oldest first, for follow-ups (:func:`history`
         and :func:`split_messages` make it from earlier answers or chat messages). ``top_k``: passages to
         retrieve (default ``settings.retrieval.top_k``). ``answerer``: a name from :meth:`answerers` (default: the
-        settings').
+        settings'). ``instructions``: a chat's system message, for an answerer that ``takes_instructions``
+        (an LLM); :class:`InstructionsError` for an extractive one, before any work.
         """
-        *_, answer = self.stream(question, history=history, top_k=top_k, answerer=answerer)
+        *_, answer = self.stream(question, history=history, top_k=top_k, answerer=answerer, instructions=instructions)
         return answer
 
     def stream(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
-               answerer: str | None = None) -> Iterator[str | Answer]:
+               answerer: str | None = None, instructions: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is produced, then the finished :class:`Answer` (options
         as :meth:`ask`).
 
@@ -190,13 +191,16 @@ class Assistant:
         """
         started = time.perf_counter()
         chain = self._chain(answerer)  # an unknown answerer fails before any work
+        instructions = (instructions or "").strip() or None
+        if instructions and not getattr(self.answerer_named(answerer), "takes_instructions", False):
+            raise InstructionsError.refused_by(self.answerer_named(answerer).name)
         asked = clean(question, self.settings.retrieval.max_question_chars)
         query = self.analyse(asked, history)
         if not query.has_words:
             answer = Answer(question=asked, text=NO_WORDS_TEXT, citations=[], abstained=True, passages=[])
             yield answer.text
         else:
-            for piece in chain.stream((query, top_k)):
+            for piece in chain.stream((query, top_k, instructions)):
                 if isinstance(piece, Answer):
                     answer = piece
                 else:
@@ -206,13 +210,22 @@ class Assistant:
         yield answer
 
     def chat(self, messages: list, **options) -> Answer:
-        """Answer the last user message of an OpenAI-style ``messages`` list, using earlier ones as context."""
+        """Answer the last user message of an OpenAI-style ``messages`` list, using earlier ones as context
+        and the system (and developer) messages as ``instructions``."""
         question, earlier = split_messages(messages)
-        return self.ask(question, history=earlier, **options)
+        return self.ask(question, history=earlier, instructions=instructions_from(messages), **options)
 
     def conversation(self) -> Conversation:
         """A conversation that remembers its questions, for follow-ups."""
         return Conversation(self)
+
+
+def _role(message) -> str:
+    return message.get("role", "") if isinstance(message, dict) else message.role
+
+
+def _text(message) -> str:
+    return (message.get("content") or "") if isinstance(message, dict) else message.text()
 
 
 def split_messages(messages: list) -> tuple[str, list[str]]:
@@ -221,18 +234,18 @@ def split_messages(messages: list) -> tuple[str, list[str]]:
     ``messages`` are OpenAI-style ``{"role", "content"}`` dicts or objects with ``role`` and ``text()``
     (the HTTP API's); :class:`QuestionError` when the last one is not the user's.
     """
-
-    def role(m) -> str:
-        return m.get("role", "") if isinstance(m, dict) else m.role
-
-    def text(m) -> str:
-        return (m.get("content") or "") if isinstance(m, dict) else m.text()
-
-    if not messages or role(messages[-1]) != "user":
+    if not messages or _role(messages[-1]) != "user":
         msg = "The last message must be the user's question (role 'user')."
         raise QuestionError(msg)
-    users = [text(m) for m in messages if role(m) == "user"]
+    users = [_text(m) for m in messages if _role(m) == "user"]
     return users[-1], users[:-1]
+
+
+def instructions_from(messages: list) -> str | None:
+    """The text of the ``system`` and ``developer`` messages (messages as :func:`split_messages`), joined
+    by blank lines: the ``instructions`` of :meth:`Assistant.ask`; None when there are none."""
+    given = [_text(m).strip() for m in messages if _role(m) in ("system", "developer")]
+    return "\n\n".join(t for t in given if t) or None
 
 
 def history(earlier: list) -> list[str]:

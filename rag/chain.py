@@ -40,23 +40,28 @@ class ViragRetriever(BaseRetriever):
 
 
 def build_chain(retriever: HybridRetriever, answerer: Answerer,
-                lookups: Sequence[Lookup] = ()) -> Runnable[tuple[Query, int | None], str | Answer]:
-    """``(query, k)`` → :class:`Retrieval` of ``k`` passages (None: the settings' ``top_k``) → text pieces
-    (``[n]`` final), then the :class:`Answer`.
+                lookups: Sequence[Lookup] = ()) -> Runnable[tuple[Query, int | None, str | None], str | Answer]:
+    """``(query, k, instructions)`` → :class:`Retrieval` of ``k`` passages (None: the settings' ``top_k``) →
+    text pieces (``[n]`` final), then the :class:`Answer`.
 
-    ``chain.stream((query, k))`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
+    ``chain.stream((query, k, instructions))`` is the one path: :meth:`rag.Assistant.ask` keeps its last item.
     ``lookups`` answer what needs no reading ("what does Điều N say", the cell of a table's row), each
-    ``None`` when it does not apply; the answerer answers the rest.
+    ``None`` when it does not apply; the answerer answers the rest. ``instructions`` (a chat's system
+    message) go to an answerer that ``takes_instructions``; the lookups, which quote, are then skipped.
     """
 
-    def retrieve(asked: tuple[Query, int | None]) -> Retrieval:
-        return retriever.run(*asked)
+    def retrieve(asked: tuple[Query, int | None, str | None]) -> tuple[Retrieval, str | None]:
+        query, k, instructions = asked
+        return retriever.run(query, k), instructions
 
-    def answer(retrievals: Iterator[Retrieval]) -> Iterator[str | Answer]:
-        for retrieval in retrievals:
+    def answer(retrievals: Iterator[tuple[Retrieval, str | None]]) -> Iterator[str | Answer]:
+        for retrieval, instructions in retrievals:
             started = time.perf_counter()
-            found = next(filter(None, (lookup.run(retrieval) for lookup in lookups)), None)
-            pieces = stream_answer(found) if found is not None else answerer.stream(retrieval)
+            if instructions:
+                pieces = answerer.stream(retrieval, instructions=instructions)
+            else:
+                found = next(filter(None, (lookup.run(retrieval) for lookup in lookups)), None)
+                pieces = stream_answer(found) if found is not None else answerer.stream(retrieval)
             for piece in pieces:
                 if isinstance(piece, Answer):
                     piece.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)

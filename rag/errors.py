@@ -31,5 +31,18 @@ class QuestionError(ViragError):
     """A question is empty or unusable."""
 
 
+class InstructionsError(QuestionError):
+    """Instructions (a system message) were given to an answerer that cannot follow them."""
+
+    @classmethod
+    def refused_by(cls, answerer: str) -> InstructionsError:
+        return cls(
+            f"Trình trả lời '{answerer}' không nhận chỉ dẫn (system message): các trình trả lời trích xuất "
+            "(reader, sentences) trích nguyên văn tài liệu. Hãy bỏ system message hoặc dùng trình trả lời LLM "
+            f"(answerer=openai/llamacpp). / The '{answerer}' answerer takes no instructions (system message): "
+            "the extractive answerers (reader, sentences) quote the documents as they are. Drop the system "
+            "message or use an LLM answerer (answerer=openai/llamacpp).")
+
+
 class ConfigError(ViragError):
     """A setting has an invalid value."""

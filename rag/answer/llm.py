@@ -31,8 +31,15 @@ SYSTEM_PROMPT = (
 )
 
 
-def build_messages(question: str, retrieval: Retrieval) -> list[tuple[str, str]]:
-    """The chat messages: system rules, then the numbered passages (fenced as data) and the question."""
+INSTRUCTIONS_HEADING = (
+    "Chỉ dẫn thêm của người dùng (chỉ áp dụng khi không trái với các quy tắc trên; khi trái, "
+    "các quy tắc trên được ưu tiên):"
+)
+
+
+def build_messages(question: str, retrieval: Retrieval, instructions: str | None = None) -> list[tuple[str, str]]:
+    """The chat messages: system rules (then the caller's instructions, if any), then the numbered
+    passages (fenced as data) and the question."""
     blocks = [
         f"[{i}] (nguồn: {p.chunk.source})\n{p.chunk.text}" for i, p in enumerate(retrieval.passages, start=1)
     ]
@@ -40,7 +47,14 @@ def build_messages(question: str, retrieval: Retrieval) -> list[tuple[str, str]]
         "<tai_lieu>\n" + "\n\n".join(blocks) + "\n</tai_lieu>\n\n"
         f"Câu hỏi: {question}\nTrả lời (có trích dẫn [n]):"
     )
-    return [("system", SYSTEM_PROMPT), ("human", user)]
+    system = SYSTEM_PROMPT
+    if instructions:
+        # After our grounding rules, which say they win: instructions may shape the answer (tone, length,
+        # language) but not lift the rules, and whatever the model writes, its citations are still
+        # validated and an answer citing nothing falls back to the extractive one. Appended to the one
+        # system message, since some chat templates (llama.cpp's) accept a single one, first.
+        system = f"{SYSTEM_PROMPT}\n\n{INSTRUCTIONS_HEADING}\n{instructions}"
+    return [("system", system), ("human", user)]
 
 
 def make_chat_model(answerer: str, options: LLMOptions):
@@ -87,6 +101,8 @@ class LLMAnswerer:
         qa.ask("Cụm thi đua số 2 gồm những tỉnh nào?").answerer     # 'openai'
     """
 
+    takes_instructions = True  # a chat's system message joins the prompt (see build_messages)
+
     def __init__(self, name: str, chat_model, fallback: SentenceAnswerer, reader=None) -> None:
         self.name = name
         self.chat_model = chat_model
@@ -119,22 +135,25 @@ class LLMAnswerer:
         answer.invalid_citations = validator.invalid
         return answer
 
-    def run(self, retrieval: Retrieval) -> Answer:
+    def run(self, retrieval: Retrieval, instructions: str | None = None) -> Answer:
+        """The answer; ``instructions`` (a chat's system message) join the prompt after our rules."""
         query = retrieval.query
         if not retrieval.passages:
             return self.fallback.run(retrieval)
         retrieval = self._passages(query, retrieval)
-        reply = self.chat_model.invoke(build_messages(query.text, retrieval))
+        reply = self.chat_model.invoke(build_messages(query.text, retrieval, instructions))
         return self.finish(query, str(reply.content), retrieval)
 
-    def stream(self, retrieval: Retrieval) -> Iterator[str | Answer]:
+    def stream(self, retrieval: Retrieval, instructions: str | None = None) -> Iterator[str | Answer]:
+        """Validated pieces as the model writes them, then the finished :class:`Answer` (``instructions``
+        as :meth:`run`)."""
         query = retrieval.query
-        """Validated pieces as the model writes them, then the finished :class:`Answer`."""
         if not retrieval.passages:
             yield from self.fallback.stream(retrieval)
             return
         retrieval = self._passages(query, retrieval)
-        raw = (str(p.content) for p in self.chat_model.stream(build_messages(query.text, retrieval)) if p.content)
+        messages = build_messages(query.text, retrieval, instructions)
+        raw = (str(p.content) for p in self.chat_model.stream(messages) if p.content)
         done: list[str] = []
         yield from stream_validated(raw, retrieval, done)
         yield self.finish(query, done[0] if done else "", retrieval)

@@ -16,9 +16,14 @@ class Answerer(Protocol):
     ``stream`` yields text pieces whose ``[n]`` are already final, then the finished answer. An
     answerer that subclasses this protocol and only implements ``run`` streams its finished answer
     in pieces. A new answerer is handed to :class:`rag.Assistant` (``answerer=``).
+
+    ``takes_instructions``: whether it follows instructions (a chat's system message); when True,
+    ``run`` and ``stream`` also accept ``instructions=`` (text or None). An extractive answerer quotes
+    the documents and keeps the default, False: the assistant then refuses instructions up front.
     """
 
     name: str
+    takes_instructions: bool = False
 
     def run(self, retrieval: Retrieval) -> Answer: ...
 

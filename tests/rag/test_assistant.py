@@ -128,3 +128,23 @@ def test_very_long_question_is_truncated(seed_assistant, caplog):
     a = seed_assistant.ask("Cụm thi đua số 2 gồm những tỉnh nào? " * 5000)
     assert "truncated" in caplog.text
     assert len(a.question) == seed_assistant.settings.retrieval.max_question_chars
+
+
+def test_an_extractive_answerer_refuses_instructions_before_any_work(seed_assistant, monkeypatch):
+    from rag.assistant import instructions_from
+    from rag.errors import InstructionsError
+
+    def no_retrieval(*args, **kwargs):
+        raise AssertionError("retrieved before refusing the instructions")
+
+    monkeypatch.setattr(seed_assistant.retriever, "run", no_retrieval)
+    for answerer in ("sentences", "reader"):
+        with pytest.raises(InstructionsError, match="(?s)'%s' answerer takes no instructions.*answerer=openai" % answerer):
+            seed_assistant.ask("Ai chủ trì hội nghị?", answerer=answerer, instructions="Trả lời ngắn.")
+    messages = [{"role": "system", "content": "Bạn là trợ lý."}, {"role": "user", "content": "Ai chủ trì hội nghị?"}]
+    with pytest.raises(QuestionError, match="không nhận chỉ dẫn"):  # an InstructionsError is a QuestionError
+        seed_assistant.chat(messages)
+    assert instructions_from(messages) == "Bạn là trợ lý."
+    assert instructions_from([{"role": "system", "content": " "}, {"role": "user", "content": "x"}]) is None
+    monkeypatch.undo()
+    assert not seed_assistant.ask("Ai chủ trì hội nghị?", instructions="  ").abstained  # blank: none given

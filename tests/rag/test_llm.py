@@ -1,14 +1,16 @@
 """The opt-in LLM answerer against a tiny OpenAI-protocol server on 127.0.0.1 (no real model)."""
 
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from rag import Assistant
+from rag.answer.llm import INSTRUCTIONS_HEADING, SYSTEM_PROMPT
 from rag.answer.sentences import ABSTAIN_TEXT
-from rag.answer.llm import SYSTEM_PROMPT
+from tests.conftest import DATA
 
 
 class FakeOpenAI:
@@ -143,3 +145,40 @@ def test_the_model_sees_the_passages_in_the_readers_order(server, llm_qa):
     prompt = server.requests[-1]["messages"][1]["content"]
     assert f"[1] (nguồn: {best.chunk.source})\n{best.chunk.text}" in prompt
     assert a.passages[0].chunk_id == best.chunk_id and a.citations[0].source == best.chunk.source
+
+
+def test_a_system_message_reaches_the_model_after_our_rules(server, llm_qa):
+    server.reply = "Đồng chí Trương Thị Mai chủ trì [1]."
+    a = llm_qa.chat([{"role": "system", "content": "Trả lời thật ngắn, xưng 'em'."},
+                     {"role": "developer", "content": "  "},
+                     {"role": "user", "content": "Ai chủ trì hội nghị giao ban khu vực miền Bắc?"}])
+    system = server.requests[-1]["messages"][0]
+    assert system["role"] == "system" and system["content"].startswith(SYSTEM_PROMPT)
+    assert system["content"].endswith(f"{INSTRUCTIONS_HEADING}\nTrả lời thật ngắn, xưng 'em'.")
+    assert a.answerer == "openai" and a.citations
+    # streamed alike; without instructions the prompt is our rules alone
+    list(llm_qa.stream("Ai chủ trì hội nghị giao ban khu vực miền Bắc?", instructions="Dùng gạch đầu dòng."))
+    assert server.requests[-1]["messages"][0]["content"].endswith("\nDùng gạch đầu dòng.")
+    llm_qa.ask("Ai chủ trì hội nghị giao ban khu vực miền Bắc?")
+    assert server.requests[-1]["messages"][0]["content"] == SYSTEM_PROMPT
+
+
+def test_instructions_go_to_the_model_even_where_a_lookup_would_quote(server, settings, encoder, tmp_path):
+    """"What does Điều 12 say" is answered by the article lookup, which quotes; instructions make the model write."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(DATA / "legal" / "nghi-dinh-12-2022-trich.txt", corpus)
+    s = settings.with_(answerer="openai", llm_base_url=server.url, llm_model="fake-vi")
+    qa = Assistant.from_folder(corpus, settings=s, index_dir=tmp_path / "i", encoder=encoder)
+    question = "Điều 12 Nghị định 12/2022/NĐ-CP quy định về vấn đề gì?"
+    server.reply = "Điều 12 quy định về vi phạm [1]."
+    asked = len(server.requests)
+    assert qa.ask(question).answerer == "article" and len(server.requests) == asked
+    assert qa.ask(question, instructions="Tóm tắt trong một câu.").answerer == "openai"
+    assert len(server.requests) == asked + 1
+
+
+def test_only_an_llm_answerer_takes_instructions(llm_qa):
+    assert llm_qa.answerer.takes_instructions
+    assert not llm_qa.answerer_named("sentences").takes_instructions
+    assert not llm_qa.answerer_named("reader").takes_instructions
