@@ -1,4 +1,4 @@
-"""virag over HTTP: OpenAI's chat completions, plus native routes for asking and for the documents.
+"""virag over HTTP: OpenAI's chat completions and embeddings, plus native routes for asking and for the documents.
 
 Any OpenAI client can "talk to" a corpus::
 
@@ -7,6 +7,8 @@ Any OpenAI client can "talk to" a corpus::
     reply = client.chat.completions.create(model="virag-seeds", messages=[{"role": "user", "content": "…"}])
     reply.choices[0].message.content      # the answer, with its [n] markers
     reply.citations                       # n, source, start, end, page, quote, score of each [n]
+    reply.usage                           # tokens of the question and the answer (the embedding model's tokenizer)
+    client.embeddings.create(model="multilingual-e5-small", input=["…"], extra_body={"input_type": "passage"})
 
 :func:`build_api` makes the FastAPI app over one :class:`~ui.service.ChatService` (one model, one
 index); :class:`Server` serves it, alone (``virag serve``) or with the Gradio chat mounted beside it
@@ -15,6 +17,7 @@ index); :class:`Server` serves it, alone (``virag serve``) or with the Gradio ch
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import logging
@@ -25,10 +28,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
 
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -38,13 +43,17 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from rag import Answer
+from embeddings.home import BUILTIN_MODEL
+from rag import Answer, __version__
 from rag.assistant import split_messages
 from rag.config import ServingOptions
 from rag.errors import QuestionError, ViragError
 from rag.index.catalogue import listing
 
 from .service import ChatService
+
+if TYPE_CHECKING:
+    from embeddings.encoder import Encoder
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +71,8 @@ class ApiConfig:
     max_body_mb: float = ServingOptions.api_max_body_mb
     workers: int = ServingOptions.api_workers
     queue: int = ServingOptions.api_queue
+    # OpenAI's own limit, so clients' default batches (LangChain sends 1,000) pass; the body limit bounds the work
+    max_embedding_inputs: int = 2048
 
     @classmethod
     def from_env(cls, serving: ServingOptions | None = None, **changes) -> ApiConfig:
@@ -109,6 +120,12 @@ class Message(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = Field(default=False, description="a last chunk with empty choices and the usage")
+
+
 class ChatRequest(BaseModel):
     """OpenAI's chat-completion request. Sampling fields (temperature, max_tokens, …) are accepted and
     ignored: the answer is extracted from the documents, not sampled."""
@@ -118,7 +135,24 @@ class ChatRequest(BaseModel):
     model: str
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     top_k: int | None = Field(default=None, ge=1, le=50, description="virag: passages to retrieve")
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI's embedding request, plus ``input_type``: e5 embeds a question and a passage with different
+    prompts, and only the caller knows which a text is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="a text or a list of texts (token arrays are refused: the tokenizer is the model's, not OpenAI's)")
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, description="only the model's own (no shortening)")
+    input_type: Literal["query", "passage"] = Field(
+        default="query", description="virag: 'query' embeds with e5's 'query: ' prompt, 'passage' with "
+        "'passage: ' (the index's vectors); the default suits a caller that cannot tell its texts apart")
 
 
 class AskRequest(BaseModel):
@@ -180,10 +214,13 @@ def models(service: ChatService) -> dict[str, str]:
     return {base: qa.default_answerer, **{f"{base}:{name}": name for name in qa.answerers()}}
 
 
-def _answerer(known: dict[str, str], model: str | None) -> str:
+def _answerer(known: dict[str, str], model: str | None, embedder: str | None = None) -> str:
     """The answerer ``model`` names (None: the first model's, the configured one); 404 for a name not served."""
     if model is None:
         return next(iter(known.values()))
+    if model == embedder:
+        raise ApiError(400, f"'{model}' is an embedding model (POST /v1/embeddings); answers come from "
+                       f"{', '.join(known)}.", code="model_not_supported", param="model")
     if model not in known:
         raise ApiError(404, f"The model '{model}' does not exist; this server has: {', '.join(known)}.",
                        code="model_not_found", param="model")
@@ -217,6 +254,60 @@ def _within(question: str, max_chars: int, param: str) -> str:
     return question
 
 
+def usage(encoder: Encoder, asked: list[str], answered: str) -> dict[str, int]:
+    """OpenAI's ``usage`` counted with the embedding model's tokenizer (special tokens left out): the
+    prompt is the text the answer used (the question, the earlier questions, the instructions), the
+    completion the answer's text."""
+    prompt = sum(encoder.count_tokens(text) for text in asked if text)
+    completion = encoder.count_tokens(answered) if answered else 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+# -- the embeddings -------------------------------------------------------------
+def embedding_model(encoder: Encoder) -> str:
+    """The name ``/v1/embeddings`` answers to: the built-in model's, or the configured one's."""
+    return "multilingual-e5-small" if encoder.model_name == BUILTIN_MODEL else encoder.model_name
+
+
+def _embedding_texts(given: str | list, most: int) -> list[str]:
+    """The texts to embed, or a 400 naming what is wrong with ``input``."""
+    texts = [given] if isinstance(given, str) else list(given)
+    if not texts:
+        raise ApiError(400, "input is empty: send a text or a list of texts.", param="input")
+    if not all(isinstance(t, str) for t in texts):
+        raise ApiError(400, "input holds token ids: this server embeds text only (its tokenizer is the model's, "
+                       "not OpenAI's); send the texts. LangChain: OpenAIEmbeddings(check_embedding_ctx_length=False).",
+                       code="token_input_unsupported", param="input")
+    if len(texts) > most:
+        raise ApiError(400, f"input has {len(texts)} texts; at most {most} are embedded per request.", param="input")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ApiError(400, f"input[{i}] is empty.", param="input")
+    return texts
+
+
+def embed(encoder: Encoder, texts: list[str], kind: Literal["query", "passage"]) -> tuple[np.ndarray, int]:
+    """The vectors of ``texts`` with the prompt of ``kind`` (the index's own for passages) and the tokens
+    the model read; a 400 for a text longer than the model reads (its vector would ignore the rest)."""
+    prompt = encoder.query_prompt if kind == "query" else encoder.document_prompt
+    specials, most = encoder.prompt_overhead(""), encoder.max_tokens
+    read = [specials + encoder.count_tokens(prompt + text) for text in texts]  # as the model reads them
+    for i, tokens in enumerate(read):
+        if tokens > most:
+            raise ApiError(400, f"input[{i}] has {tokens} tokens with the '{prompt.strip()}' prompt; the model reads "
+                           f"at most {most}, so its vector would ignore the rest: split the text.",
+                           code="input_too_long", param="input")
+    vectors = encoder.encode_query(texts) if kind == "query" else encoder.encode_documents(texts)
+    return vectors, sum(read)
+
+
+def _embedding(vector: np.ndarray, encoding: Literal["float", "base64"]) -> list[float] | str:
+    """One vector as OpenAI sends it: floats, or base64 of little-endian float32 (the client's default)."""
+    if encoding == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return vector.tolist()
+
+
 def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
@@ -227,7 +318,8 @@ def _sse(data: dict | str) -> str:
 
 # -- the app ------------------------------------------------------------------
 def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
-    """The FastAPI app: ``/v1/models``, ``/v1/chat/completions``, ``/v1/ask``, ``/v1/documents``, ``/healthz``."""
+    """The FastAPI app: ``/v1/models``, ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/ask``,
+    ``/v1/documents``, ``/healthz``."""
     config = config or ApiConfig.from_env(service.settings.serving)
     app = FastAPI(title="virag", version="1", summary="Cited question answering over Vietnamese documents, "
                   "through OpenAI's chat-completions protocol and native routes.")
@@ -238,7 +330,10 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
                            allow_headers=["*"])
     served = models(service)  # the answerers are the settings' and the shipped weights': fixed while serving
     v1 = {"dependencies": [Depends(_authorise(config))]}
-    _answer_routes(app, service, served, Gate(config.workers, config.queue), v1)
+    # answers and embeddings share the cores, so they share one gate
+    gate = app.state.gate = Gate(config.workers, config.queue)
+    _answer_routes(app, service, served, gate, v1)
+    _embedding_routes(app, service, gate, v1, config)
     _document_routes(app, service, v1)
 
     @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -315,53 +410,95 @@ def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], g
     """``/healthz``, ``/v1/models``, ``/v1/chat/completions`` and ``/v1/ask``."""
     max_chars = service.settings.retrieval.max_question_chars
     started = int(time.time())
+    embedder = embedding_model(service.encoder)
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict:
-        """Liveness: the model and index are loaded."""
-        return {"status": "ok", "documents": len(service.assistant.index.manifest.files),
+        """Liveness: the model and index are loaded; the version of virag serving them."""
+        return {"status": "ok", "version": __version__, "documents": len(service.assistant.index.manifest.files),
                 "models": list(served)}
 
     @app.get("/v1/models", tags=["openai"], **v1)
     def list_models() -> dict:
-        """One model per answerer over the served corpus; the bare corpus name answers as configured."""
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": started, "owned_by": "virag",
-                                            "answerer": answerer} for name, answerer in served.items()]}
+        """One model per answerer over the served corpus (the bare corpus name answers as configured), then
+        the embedding model."""
+        chat = [{"id": name, "object": "model", "created": started, "owned_by": "virag", "answerer": answerer}
+                for name, answerer in served.items()]
+        embedding = {"id": embedder, "object": "model", "created": started, "owned_by": "virag",
+                     "dimensions": service.encoder.dimension}
+        return {"object": "list", "data": [*chat, embedding]}
 
     @app.post("/v1/chat/completions", tags=["openai"], response_model=None, **v1)
     def chat_completions(body: ChatRequest) -> dict | StreamingResponse:
         """Answer the last user message; earlier user messages make it a follow-up. The answer's ``content``
         carries ``[n]`` markers; ``citations``, ``short_answer``, ``abstained`` and ``passages`` come beside
-        ``choices`` (when streaming: in the last chunk)."""
-        options = {"top_k": body.top_k, "answerer": _answerer(served, body.model)}
+        ``choices`` (when streaming: in the last chunk); ``usage`` counts tokens with the embedding model's
+        tokenizer (streaming: with ``stream_options.include_usage``, in a last chunk of its own)."""
+        options = {"top_k": body.top_k, "answerer": _answerer(served, body.model, embedder)}
         question, options["history"] = _conversation(body.messages, max_chars)
+        asked = [*options["history"], question]
+
+        def counted(answer: Answer) -> dict[str, int]:
+            return usage(service.encoder, asked, answer.text)
+
         ticket = gate.admit()
         head = {"id": _completion_id(), "created": int(time.time()), "model": body.model}
         if not body.stream:
             with ticket:
                 answer = service.ask(question, **options)
+                tokens = counted(answer)
             return {**head, "object": "chat.completion",
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": answer.text}}],
-                    **answer_fields(answer)}
-        events = _completion_events(service.assistant.stream(question, **options), head, ticket)
+                    "usage": tokens, **answer_fields(answer)}
+        with_usage = body.stream_options is not None and body.stream_options.include_usage
+        events = _completion_events(service.assistant.stream(question, **options), head, ticket,
+                                    counted if with_usage else None)
         # the ticket is also freed when a client leaves before the stream starts
         return StreamingResponse(events, media_type="text/event-stream", background=BackgroundTask(ticket.release))
 
     @app.post("/v1/ask", tags=["virag"], **v1)
     def ask(body: AskRequest) -> dict:
-        """The JSON of ``virag ask --json``: the answer, its citations, the short answer and the passages."""
-        answerer = _answerer(served, body.model)
+        """The JSON of ``virag ask --json``: the answer, its citations, the short answer and the passages,
+        and the ``usage`` of a chat completion."""
+        answerer = _answerer(served, body.model, embedder)
         question = _within(body.question, max_chars, "question")
         with gate.admit():
             answer = service.ask(question, top_k=body.top_k, answerer=answerer, history=body.history)
-        return answer.to_dict()
+            tokens = usage(service.encoder, [*body.history, question], answer.text)
+        return {**answer.to_dict(), "usage": tokens}
 
 
-def _completion_events(pieces: Iterator[str | Answer], head: dict, ticket: _Ticket) -> Iterator[str]:
+def _embedding_routes(app: FastAPI, service: ChatService, gate: Gate, v1: dict, config: ApiConfig) -> None:
+    """``/v1/embeddings``: the vectors the index uses, for a client's own retrieval."""
+    encoder = service.encoder
+    name = embedding_model(encoder)
+
+    @app.post("/v1/embeddings", tags=["openai"], **v1)
+    def embeddings(body: EmbeddingRequest) -> dict:
+        """Embed texts with the served embedding model. ``input_type`` picks e5's prompt: ``"query"``
+        (the default) or ``"passage"`` (the vectors the index holds for its chunks)."""
+        if body.model != name:
+            raise ApiError(404, f"The embedding model '{body.model}' does not exist; this server has '{name}'.",
+                           code="model_not_found", param="model")
+        texts = _embedding_texts(body.input, config.max_embedding_inputs)
+        if body.dimensions is not None and body.dimensions != encoder.dimension:
+            raise ApiError(400, f"dimensions: {name} gives {encoder.dimension}-dimensional vectors and cannot "
+                           f"shorten them; leave dimensions out or send {encoder.dimension}.", param="dimensions")
+        with gate.admit():
+            vectors, tokens = embed(encoder, texts, body.input_type)
+        data = [{"object": "embedding", "index": i, "embedding": _embedding(v, body.encoding_format)}
+                for i, v in enumerate(vectors)]
+        return {"object": "list", "data": data, "model": name,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _completion_events(pieces: Iterator[str | Answer], head: dict, ticket: _Ticket,
+                       counted: Callable[[Answer], dict] | None = None) -> Iterator[str]:
     """The server-sent events of a streamed completion: the role, the text pieces, the finished answer's
-    fields, ``[DONE]``; an error after the status line travels as an event."""
-    chunk = {**head, "object": "chat.completion.chunk"}
+    fields, with ``counted``: a chunk of the usage alone (as OpenAI's ``include_usage``), then ``[DONE]``;
+    an error after the status line travels as an event."""
+    chunk = {**head, "object": "chat.completion.chunk", **({"usage": None} if counted else {})}
     with ticket:
         yield _sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                           "finish_reason": None}]})
@@ -370,6 +507,8 @@ def _completion_events(pieces: Iterator[str | Answer], head: dict, ticket: _Tick
                 if isinstance(piece, Answer):
                     yield _sse({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                                 **answer_fields(piece)})
+                    if counted:
+                        yield _sse({**chunk, "choices": [], "usage": counted(piece)})
                 elif piece:
                     yield _sse({**chunk, "choices": [{"index": 0, "delta": {"content": piece},
                                                       "finish_reason": None}]})
