@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 import time
@@ -152,6 +153,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     if not args.corpus and not args.index:
         msg = "Missing --corpus DIR: the folder of documents the questions are about."
+        raise ConfigError(msg)
+    if args.plots and importlib.util.find_spec("matplotlib") is None:  # say so before the run, not after it
+        msg = "--plots needs matplotlib, in the 'plots' extra: pip install 'virag[plots]' (make setup installs it)."
         raise ConfigError(msg)
     from .loading import load_questions
     from .questions import select

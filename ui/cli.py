@@ -241,7 +241,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     from embeddings.builtin import build_builtin_model, builtin_model_dir, full_check
 
-    from rag.answer.reader import check
+    from rag.answer.reader import WEIGHTS_TERMS, check
 
     settings = _settings(args)
 
@@ -257,6 +257,7 @@ def cmd_model(args: argparse.Namespace) -> int:
             print(message)
             ok, message = check(folder)
     print(message, file=sys.stdout if ok else sys.stderr)
+    print(WEIGHTS_TERMS)
     return 0 if ok else 1
 
 

@@ -23,6 +23,11 @@ from ..errors import ModelError
 from ..vietnamese import trim
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
+# Shown by `virag model check` and the README: the shipped weights inherit their training data's terms.
+WEIGHTS_TERMS = ("Terms: the reader's shipped weights were trained on UIT-ViQuAD, licensed for research use only, "
+                 "and carry that restriction (rag/answer/weights/DATA_CARD.md). The default answerer, "
+                 "'sentences', does not use them; `--set answerer=sentences` (or answerer = \"sentences\" in "
+                 "virag.toml) keeps a deployment without them.")
 # A fixed question and passage whose float32 reading is stored beside the weights (reference.json):
 # `virag model check` reads them again and compares.
 SAMPLE = ("Cụm thi đua số 2 gồm bao nhiêu tỉnh?",

@@ -8,7 +8,6 @@ the delta; the base files are hard-linked into the new version (they are never m
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import shutil
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from ..errors import IndexError_
 from ..types import Chunk
@@ -169,19 +169,23 @@ def read_index(root: Path) -> StoredIndex | None:
 
 @contextmanager
 def index_lock(root: Path):
-    """Exclusive lock on an index folder; a second writer gets a clear error instead of waiting."""
+    """Exclusive lock on an index folder; a second writer gets a clear error instead of waiting.
+
+    An OS lock (flock on Linux and macOS, LockFileEx on Windows, through filelock): the system drops it
+    when its process dies, so a crashed writer never leaves the index locked.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    fh = (root / ".lock").open("a+")
+    lock = FileLock(root / ".lock", timeout=0, thread_local=False)
     try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            msg = f"Index {root} is being written by another process; try again when it finishes."
-            raise IndexError_(msg) from None
+        lock.acquire()
+    except Timeout:
+        msg = f"Index {root} is being written by another process; try again when it finishes."
+        raise IndexError_(msg) from None
+    try:
         yield
     finally:
-        fh.close()
+        lock.release()
 
 
 @contextmanager
