@@ -45,9 +45,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from embeddings.home import BUILTIN_MODEL
 from rag import Answer, __version__
-from rag.assistant import split_messages
+from rag.assistant import LLM_ANSWERERS, instructions_from, split_messages
 from rag.config import ServingOptions
-from rag.errors import QuestionError, ViragError
+from rag.errors import InstructionsError, QuestionError, ViragError
 from rag.index.catalogue import listing
 
 from .service import ChatService
@@ -73,6 +73,9 @@ class ApiConfig:
     queue: int = ServingOptions.api_queue
     # OpenAI's own limit, so clients' default batches (LangChain sends 1,000) pass; the body limit bounds the work
     max_embedding_inputs: int = 2048
+    # a system message to an extractive answerer: "reject" (400) or "ignore" (answered without it, and said so);
+    # for clients that send one of their own and cannot be told not to. Requests may choose for themselves.
+    system_messages: Literal["reject", "ignore"] = "reject"
 
     @classmethod
     def from_env(cls, serving: ServingOptions | None = None, **changes) -> ApiConfig:
@@ -137,6 +140,10 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     top_k: int | None = Field(default=None, ge=1, le=50, description="virag: passages to retrieve")
+    system_messages: Literal["reject", "ignore"] | None = Field(
+        default=None, description="virag: what an extractive answerer does with system and developer messages: "
+        "'reject' (400) or 'ignore' (answer without them, marked instructions_ignored); default: the server's. "
+        "An LLM answerer always follows them.")
 
 
 class EmbeddingRequest(BaseModel):
@@ -160,6 +167,8 @@ class AskRequest(BaseModel):
     history: list[str] = Field(default_factory=list, description="earlier questions, oldest first")
     top_k: int | None = Field(default=None, ge=1, le=50)
     model: str | None = Field(default=None, description="a name from /v1/models (default: the first)")
+    instructions: str | None = Field(default=None, description="a system message, for an LLM answerer "
+                                     "(an extractive one refuses it: 400)")
 
 
 # -- admission -------------------------------------------------------------
@@ -244,6 +253,27 @@ def _conversation(messages: list[Message], max_chars: int) -> tuple[str, list[st
     if not question.strip():
         raise ApiError(400, "Câu hỏi trống. / The question is empty.", param="messages")
     return _within(question, max_chars, "messages"), history
+
+
+def _instructions(service: ChatService, served: dict[str, str], answerer: str, messages: list[Message],
+                  unfollowed: Literal["reject", "ignore"]) -> tuple[str | None, bool]:
+    """The system and developer messages as instructions for ``answerer``, and whether they are ignored:
+    an LLM answerer follows them; an extractive one quotes the documents, so a 400 says why, unless
+    ``unfollowed`` is "ignore" (the answer then says it ignored them)."""
+    instructions = instructions_from(messages)
+    if instructions is None or getattr(service.assistant.answerer_named(answerer), "takes_instructions", False):
+        return instructions, False
+    if unfollowed == "ignore":
+        return None, True
+    llms = [name for name, used in served.items() if used in LLM_ANSWERERS]
+    where = (f"This server's LLM models: {', '.join(llms)}." if llms else
+             "This server has no LLM answerer (settings: answerer = \"openai\" and llm_base_url).")
+    raise _refused(InstructionsError.refused_by(answerer), "messages",
+                   f" {where} Or send \"system_messages\": \"ignore\" to be answered without them.")
+
+
+def _refused(exc: InstructionsError, param: str, more: str = "") -> ApiError:
+    return ApiError(400, f"{exc}{more}", code="instructions_unsupported", param=param)
 
 
 def _within(question: str, max_chars: int, param: str) -> str:
@@ -332,7 +362,7 @@ def build_api(service: ChatService, config: ApiConfig | None = None) -> FastAPI:
     v1 = {"dependencies": [Depends(_authorise(config))]}
     # answers and embeddings share the cores, so they share one gate
     gate = app.state.gate = Gate(config.workers, config.queue)
-    _answer_routes(app, service, served, gate, v1)
+    _answer_routes(app, service, served, gate, v1, config)
     _embedding_routes(app, service, gate, v1, config)
     _document_routes(app, service, v1)
 
@@ -379,6 +409,10 @@ def _answer_errors(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return ApiError(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)).response()
 
+    @app.exception_handler(InstructionsError)
+    async def _instructions_refused(_request: Request, exc: InstructionsError) -> JSONResponse:
+        return _refused(exc, "instructions").response()  # /v1/ask's; completions check before answering
+
     @app.exception_handler(ViragError)
     async def _virag(_request: Request, exc: Exception) -> JSONResponse:
         return ApiError(400, str(exc)).response()
@@ -406,7 +440,8 @@ def _limit_bodies(app: FastAPI, config: ApiConfig, service: ChatService) -> None
         return await call_next(request)
 
 
-def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], gate: Gate, v1: dict) -> None:
+def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], gate: Gate, v1: dict,
+                   config: ApiConfig) -> None:
     """``/healthz``, ``/v1/models``, ``/v1/chat/completions`` and ``/v1/ask``."""
     max_chars = service.settings.retrieval.max_question_chars
     started = int(time.time())
@@ -433,10 +468,15 @@ def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], g
         """Answer the last user message; earlier user messages make it a follow-up. The answer's ``content``
         carries ``[n]`` markers; ``citations``, ``short_answer``, ``abstained`` and ``passages`` come beside
         ``choices`` (when streaming: in the last chunk); ``usage`` counts tokens with the embedding model's
-        tokenizer (streaming: with ``stream_options.include_usage``, in a last chunk of its own)."""
+        tokenizer (streaming: with ``stream_options.include_usage``, in a last chunk of its own). System and
+        developer messages instruct an LLM answerer; an extractive one refuses them (400) or, with
+        ``system_messages: "ignore"``, answers without them and says so (``instructions_ignored``)."""
         options = {"top_k": body.top_k, "answerer": _answerer(served, body.model, embedder)}
         question, options["history"] = _conversation(body.messages, max_chars)
-        asked = [*options["history"], question]
+        options["instructions"], ignored = _instructions(service, served, options["answerer"], body.messages,
+                                                         body.system_messages or config.system_messages)
+        asked = [options["instructions"] or "", *options["history"], question]
+        extra = {"instructions_ignored": True} if ignored else {}
 
         def counted(answer: Answer) -> dict[str, int]:
             return usage(service.encoder, asked, answer.text)
@@ -450,10 +490,14 @@ def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], g
             return {**head, "object": "chat.completion",
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": answer.text}}],
-                    "usage": tokens, **answer_fields(answer)}
+                    "usage": tokens, **answer_fields(answer), **extra}
+        try:
+            pieces = service.assistant.stream(question, **options)
+        except BaseException:
+            ticket.release()
+            raise
         with_usage = body.stream_options is not None and body.stream_options.include_usage
-        events = _completion_events(service.assistant.stream(question, **options), head, ticket,
-                                    counted if with_usage else None)
+        events = _completion_events(pieces, head, ticket, counted if with_usage else None, extra)
         # the ticket is also freed when a client leaves before the stream starts
         return StreamingResponse(events, media_type="text/event-stream", background=BackgroundTask(ticket.release))
 
@@ -464,8 +508,9 @@ def _answer_routes(app: FastAPI, service: ChatService, served: dict[str, str], g
         answerer = _answerer(served, body.model, embedder)
         question = _within(body.question, max_chars, "question")
         with gate.admit():
-            answer = service.ask(question, top_k=body.top_k, answerer=answerer, history=body.history)
-            tokens = usage(service.encoder, [*body.history, question], answer.text)
+            answer = service.ask(question, top_k=body.top_k, answerer=answerer, history=body.history,
+                                 instructions=body.instructions)
+            tokens = usage(service.encoder, [body.instructions or "", *body.history, question], answer.text)
         return {**answer.to_dict(), "usage": tokens}
 
 
@@ -494,10 +539,10 @@ def _embedding_routes(app: FastAPI, service: ChatService, gate: Gate, v1: dict, 
 
 
 def _completion_events(pieces: Iterator[str | Answer], head: dict, ticket: _Ticket,
-                       counted: Callable[[Answer], dict] | None = None) -> Iterator[str]:
+                       counted: Callable[[Answer], dict] | None = None, extra: dict | None = None) -> Iterator[str]:
     """The server-sent events of a streamed completion: the role, the text pieces, the finished answer's
-    fields, with ``counted``: a chunk of the usage alone (as OpenAI's ``include_usage``), then ``[DONE]``;
-    an error after the status line travels as an event."""
+    fields (and ``extra``), with ``counted``: a chunk of the usage alone (as OpenAI's ``include_usage``),
+    then ``[DONE]``; an error after the status line travels as an event."""
     chunk = {**head, "object": "chat.completion.chunk", **({"usage": None} if counted else {})}
     with ticket:
         yield _sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
@@ -506,7 +551,7 @@ def _completion_events(pieces: Iterator[str | Answer], head: dict, ticket: _Tick
             for piece in pieces:
                 if isinstance(piece, Answer):
                     yield _sse({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                                **answer_fields(piece)})
+                                **answer_fields(piece), **(extra or {})})
                     if counted:
                         yield _sse({**chunk, "choices": [], "usage": counted(piece)})
                 elif piece:

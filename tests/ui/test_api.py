@@ -91,7 +91,6 @@ def test_a_streamed_completion_ends_with_the_citations(client):
 def test_earlier_user_messages_make_a_follow_up(client):
     first = client.chat.completions.create(model="virag-corpus", messages=[{"role": "user", "content": QUESTION}])
     reply = client.chat.completions.create(model="virag-corpus", messages=[
-        {"role": "system", "content": "Trả lời bằng tiếng Việt."},
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": first.choices[0].message.content},
         {"role": "user", "content": [{"type": "text", "text": "Còn cụm số III thì sao?"}]},

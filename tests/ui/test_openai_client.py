@@ -14,6 +14,7 @@ from tests.ui.conftest import free_port
 QUESTION = "Cụm thi đua số 2 gồm những tỉnh nào?"
 FOLLOW_UP = "Còn cụm số III thì sao?"
 E5 = "multilingual-e5-small"
+SYSTEM = {"role": "system", "content": "Bạn là trợ lý pháp lý. Trả lời ngắn gọn, lịch sự."}
 
 
 def _serve(service, **config):
@@ -151,7 +152,8 @@ def test_embeddings_keep_the_server_limits_and_key(ui_service):
 
 
 def test_embeddings_wait_at_the_gate_of_the_answers(ui_service):
-    """With the one worker and the one queue place taken, an embedding is refused at once, as an answer is."""
+    """With the one worker and the one queue place taken, an embedding is refused at once, as an answer is;
+    a refused streamed completion leaves the place free."""
     from ui.api import ApiConfig, Server, build_api
 
     app = build_api(ui_service, ApiConfig(workers=1, queue=0))
@@ -162,6 +164,86 @@ def test_embeddings_wait_at_the_gate_of_the_answers(ui_service):
             busy = httpx.post(f"{served.url}v1/embeddings", json=embed, timeout=30)
             assert busy.status_code == 503 and busy.json()["error"]["code"] == "server_busy"
             assert busy.headers["retry-after"] == "1"
+        refused = httpx.post(f"{served.url}v1/chat/completions", timeout=30, json={
+            "model": "virag-corpus", "stream": True, "messages": [SYSTEM, {"role": "user", "content": QUESTION}]})
+        assert refused.status_code == 400
         assert httpx.post(f"{served.url}v1/embeddings", json=embed, timeout=30).status_code == 200
     finally:
         served.close()
+
+
+# -- system messages -------------------------------------------------------------
+def test_an_extractive_answerer_refuses_a_system_message_and_says_why(client, server):
+    asked = [SYSTEM, {"role": "user", "content": QUESTION}]
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as raised:
+            reply = client.chat.completions.create(model="virag-corpus:sentences", messages=asked, stream=stream)
+            list(reply) if stream else None
+        error = raised.value
+        assert error.code == "instructions_unsupported" and error.param == "messages"
+        assert "'sentences'" in error.message and "LLM" in error.message and "system_messages" in error.message
+    developer = [{"role": "developer", "content": "Trả lời ngắn."}, {"role": "user", "content": QUESTION}]
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="virag-corpus:reader", messages=developer)
+    ask = httpx.post(f"{server.url}v1/ask", json={"question": QUESTION, "instructions": "Trả lời ngắn."}, timeout=30)
+    assert ask.status_code == 400 and ask.json()["error"]["code"] == "instructions_unsupported"
+    assert ask.json()["error"]["param"] == "instructions"
+    blank = [{"role": "system", "content": "  "}, {"role": "user", "content": QUESTION}]
+    assert client.chat.completions.create(model="virag-corpus", messages=blank).choices[0].message.content
+
+
+def test_a_system_message_can_be_ignored_when_asked_and_the_answer_says_so(client, ui_service, encoder):
+    asked = [SYSTEM, {"role": "user", "content": QUESTION}]
+    reply = client.chat.completions.create(model="virag-corpus", messages=asked,
+                                           extra_body={"system_messages": "ignore"})
+    assert reply.model_extra["instructions_ignored"] is True and "Hà Tĩnh" in reply.choices[0].message.content
+    assert reply.usage.prompt_tokens == encoder.count_tokens(QUESTION)  # what was ignored was not read
+    plain = client.chat.completions.create(model="virag-corpus", messages=asked[1:])
+    assert "instructions_ignored" not in plain.model_extra
+
+    lenient = _serve(ui_service, system_messages="ignore")  # for clients that always send one of their own
+    try:
+        client = openai.OpenAI(base_url=f"{lenient.url}v1", api_key="-", max_retries=0, timeout=60)
+        chunks = list(client.chat.completions.create(model="virag-corpus", messages=asked, stream=True))
+        assert chunks[-1].model_extra["instructions_ignored"] is True
+        with pytest.raises(openai.BadRequestError):  # a request may still ask to be told
+            client.chat.completions.create(model="virag-corpus", messages=asked,
+                                           extra_body={"system_messages": "reject"})
+    finally:
+        lenient.close()
+
+
+def test_an_llm_answerer_follows_the_system_message(seed_assistant, settings, encoder):
+    """virag in front of an OpenAI-protocol LLM (a fake on 127.0.0.1): the system message reaches it, after
+    virag's own rules, streamed or not, and counts in the usage."""
+    from rag import Assistant
+    from tests.rag.test_llm import FakeOpenAI
+    from ui.service import ChatService
+
+    upstream = FakeOpenAI()
+    upstream.reply = "Cụm thi đua số 2 gồm 14 tỉnh, từ Lạng Sơn đến Hà Tĩnh [1]."
+    s = settings.with_(answerer="openai", llm_base_url=upstream.url, llm_model="fake-vi")
+    served = _serve(ChatService(Assistant(seed_assistant.index, settings=s, encoder=encoder)))
+    try:
+        client = openai.OpenAI(base_url=f"{served.url}v1", api_key="-", max_retries=0, timeout=60)
+        asked = [SYSTEM, {"role": "user", "content": QUESTION}]
+        reply = client.chat.completions.create(model="virag-corpus:openai", messages=asked)
+        assert reply.choices[0].message.content == upstream.reply and "instructions_ignored" not in reply.model_extra
+        system = upstream.requests[-1]["messages"][0]
+        assert system["role"] == "system" and system["content"].endswith(SYSTEM["content"])
+        assert system["content"] != SYSTEM["content"]  # virag's grounding rules come first
+        counted = encoder.count_tokens(SYSTEM["content"]) + encoder.count_tokens(QUESTION)
+        assert reply.usage.prompt_tokens == counted
+
+        chunks = list(client.chat.completions.create(model="virag-corpus:openai", messages=asked, stream=True,
+                                                     stream_options={"include_usage": True}))
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == upstream.reply
+        assert upstream.requests[-1]["stream"] and upstream.requests[-1]["messages"][0] == system
+        assert chunks[-1].usage.prompt_tokens == counted
+
+        with pytest.raises(openai.BadRequestError) as raised:  # the reader, on the same server, still refuses
+            client.chat.completions.create(model="virag-corpus:reader", messages=asked)
+        assert "virag-corpus:openai" in raised.value.message
+    finally:
+        served.close()
+        upstream.server.shutdown()
