@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from functools import cached_property
+from collections.abc import AsyncIterator, Iterator
+from functools import cached_property, partial
 from pathlib import Path
-
-from langchain_core.runnables import Runnable
+from typing import Any
 
 from embeddings.encoder import Encoder
 
 from .answer.legal import ArticleAnswers
-from .answer.protocol import Answerer
+from .answer.protocol import Answerer, Lookup
 from .answer.reader import WEIGHTS as READER_WEIGHTS
 from .answer.sentences import SentenceAnswerer
 from .answer.tables import TableAnswers
-from .chain import ViragRetriever, build_chain
+from .chain import AnswerChain, ViragRetriever, answer, in_thread
 from .config import Settings
 from .errors import ConfigError, IndexError_, InstructionsError, QuestionError
 from .index.indexer import Indexer, IndexReport
@@ -43,6 +42,7 @@ class Assistant:
         print(ans.text)                      # '… Lạng Sơn, …, Hà Tĩnh. [1]'
         ans.citations[0].source              # '004_67d702c3fe2dbdbb.txt'
         qa.ask("…", answerer="reader", top_k=8, history=["earlier question"])   # per-call options
+        qa.chain.invoke("Ai chủ trì hội nghị?")  # the same as a langchain Runnable; await qa.aask(…) too
     """
 
     def __init__(self, index: StoredIndex, *, settings: Settings | None = None, encoder: Encoder | None = None,
@@ -54,7 +54,7 @@ class Assistant:
         self.retriever = HybridRetriever(self.settings.retrieval, self.encoder, index)
         self.default_answerer = answerer.name if answerer is not None else self.settings.answer.answerer
         self._answerers: dict[str, Answerer] = {answerer.name: answerer} if answerer is not None else {}
-        self._chains: dict[str, Runnable] = {}
+        self._lookups: dict[str, list[Lookup]] = {}
         self._building = threading.RLock()  # an LLM answerer builds the reader and sentence answerers it uses
         _ = self.chat_model  # a configured LLM that lacks its server or model fails here, not at the first question
 
@@ -119,16 +119,14 @@ class Assistant:
 
         return make_chat_model(name, self.settings.llm)
 
-    def _chain(self, name: str | None) -> Runnable:
-        answerer = self.answerer_named(name)
-        chain = self._chains.get(answerer.name)
-        if chain is None:
+    def lookups(self, answerer: Answerer) -> list[Lookup]:
+        """What answers before ``answerer`` reads: the article a question names, a table's cell."""
+        found = self._lookups.get(answerer.name)
+        if found is None:
             s = self.settings
             passages = s.reader.reader_passages if answerer.name == "reader" else s.answer.answer_passages
-            chain = build_chain(self.retriever, answerer,
-                                [ArticleAnswers(self.index), TableAnswers(self.index, passages)])
-            self._chains[answerer.name] = chain
-        return chain
+            found = self._lookups[answerer.name] = [ArticleAnswers(self.index), TableAnswers(self.index, passages)]
+        return found
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -156,8 +154,29 @@ class Assistant:
         return cls(index, settings=settings, encoder=encoder)
 
     def as_retriever(self, k: int | None = None) -> ViragRetriever:
-        """A langchain ``BaseRetriever`` over this corpus."""
+        """A langchain ``BaseRetriever`` over this corpus; each document's metadata holds its exact span
+        (``source``, ``start``, ``end``) and place (``page``, ``section``, ``document``) as citations do."""
         return ViragRetriever(retriever=self.retriever, k=k)
+
+    @cached_property
+    def chain(self) -> AnswerChain:
+        """This assistant as a langchain Runnable: ``invoke`` returns the :class:`Answer`, ``stream`` yields
+        its text in pieces; ``ainvoke``, ``astream`` and ``batch`` work too. It takes the question, or a dict
+        ``{"question" (or "input"), "history", "top_k", "answerer", "instructions"}`` (options as
+        :meth:`ask`), or chat messages (OpenAI-style dicts, langchain messages or a chat prompt's value,
+        as :meth:`chat`).
+
+        Example::
+
+            qa.chain.invoke("Ai chủ trì hội nghị?").citations
+            for piece in qa.chain.stream({"input": "Còn cụm số III thì sao?", "history": ["Cụm số 2 gồm tỉnh nào?"]}):
+                print(piece, end="")
+        """
+        return AnswerChain(self._stream_given)
+
+    def _stream_given(self, given: Any) -> Iterator[str | Answer]:
+        question, options = chain_input(given)
+        return self.stream(question, **options)
 
     # -- asking --------------------------------------------------------------
     def analyse(self, question: str, history: list[str] | None = None) -> Query:
@@ -179,35 +198,56 @@ class Assistant:
         settings'). ``instructions``: a chat's system message, for an answerer that ``takes_instructions``
         (an LLM); :class:`InstructionsError` for an extractive one, before any work.
         """
-        *_, answer = self.stream(question, history=history, top_k=top_k, answerer=answerer, instructions=instructions)
-        return answer
+        *_, found = self.stream(question, history=history, top_k=top_k, answerer=answerer, instructions=instructions)
+        return found
 
     def stream(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
                answerer: str | None = None, instructions: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is produced, then the finished :class:`Answer` (options
         as :meth:`ask`).
 
-        Citation numbers in the pieces are already final: a streamed ``[n]`` never changes.
+        Citation numbers in the pieces are already final: a streamed ``[n]`` never changes. An empty
+        question, an unknown answerer or instructions it cannot follow fail here, before any work.
         """
         started = time.perf_counter()
-        chain = self._chain(answerer)  # an unknown answerer fails before any work
-        instructions = (instructions or "").strip() or None
-        if instructions and not getattr(self.answerer_named(answerer), "takes_instructions", False):
-            raise InstructionsError.refused_by(self.answerer_named(answerer).name)
         asked = clean(question, self.settings.retrieval.max_question_chars)
+        chosen = self.answerer_named(answerer)
+        instructions = (instructions or "").strip() or None
+        if instructions and not getattr(chosen, "takes_instructions", False):
+            raise InstructionsError.refused_by(chosen.name)
+        return self._answer(asked, chosen, history, top_k, instructions, started)
+
+    def _answer(self, asked: str, answerer: Answerer, history: list[str] | None, top_k: int | None,
+                instructions: str | None, started: float) -> Iterator[str | Answer]:
+        """The one path every way of asking takes: pieces, then the :class:`Answer`."""
         query = self.analyse(asked, history)
         if not query.has_words:
-            answer = Answer(question=asked, text=NO_WORDS_TEXT, citations=[], abstained=True, passages=[])
-            yield answer.text
+            found = Answer(question=asked, text=NO_WORDS_TEXT, citations=[], abstained=True, passages=[])
+            yield found.text
         else:
-            for piece in chain.stream((query, top_k, instructions)):
+            for piece in answer(self.retriever, query, top_k, answerer, self.lookups(answerer), instructions):
                 if isinstance(piece, Answer):
-                    answer = piece
+                    found = piece
                 else:
                     yield piece
-        answer.question, answer.search_query = asked, query.text if query.has_words else None
-        answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
-        yield answer
+        found.question, found.search_query = asked, query.text if query.has_words else None
+        found.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        yield found
+
+    async def aask(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
+                   answerer: str | None = None, instructions: str | None = None) -> Answer:
+        """:meth:`ask` for asyncio: the work runs in a worker thread, the event loop keeps serving."""
+        async for found in self.astream(question, history=history, top_k=top_k, answerer=answerer,
+                                        instructions=instructions):
+            pass
+        return found
+
+    async def astream(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
+                      answerer: str | None = None, instructions: str | None = None) -> AsyncIterator[str | Answer]:
+        """:meth:`stream` for asyncio: text pieces, then the :class:`Answer`, each made in a worker thread."""
+        async for item in in_thread(partial(self.stream, question, history=history, top_k=top_k,
+                                            answerer=answerer, instructions=instructions)):
+            yield item
 
     def chat(self, messages: list, **options) -> Answer:
         """Answer the last user message of an OpenAI-style ``messages`` list, using earlier ones as context
@@ -221,11 +261,20 @@ class Assistant:
 
 
 def _role(message) -> str:
-    return message.get("role", "") if isinstance(message, dict) else message.role
+    if isinstance(message, dict):
+        return message.get("role", "")
+    role = getattr(message, "role", None) or getattr(message, "type", "")  # langchain's: 'human', 'ai', 'system'
+    return {"human": "user", "ai": "assistant"}.get(role, role)
 
 
 def _text(message) -> str:
-    return (message.get("content") or "") if isinstance(message, dict) else message.text()
+    if not isinstance(message, dict):
+        text = message.text  # the HTTP API's messages: a method; langchain's: a string
+        return text if isinstance(text, str) else text()
+    content = message.get("content") or ""
+    if isinstance(content, list):  # OpenAI's content parts: the text ones
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return content
 
 
 def split_messages(messages: list) -> tuple[str, list[str]]:
@@ -246,6 +295,51 @@ def instructions_from(messages: list) -> str | None:
     by blank lines: the ``instructions`` of :meth:`Assistant.ask`; None when there are none."""
     given = [_text(m).strip() for m in messages if _role(m) in ("system", "developer")]
     return "\n\n".join(t for t in given if t) or None
+
+
+CHAIN_KEYS = ("question", "input", "history", "chat_history", "top_k", "answerer", "instructions")
+
+
+def chain_input(given: Any) -> tuple[str, dict]:
+    """What :attr:`Assistant.chain` was given, as :meth:`Assistant.stream`'s question and options.
+
+    A question (str); a dict with ``question`` (or ``input``, langchain's name) and options of
+    :meth:`Assistant.ask` (``history``, or ``chat_history``: questions, earlier answers or messages);
+    or chat messages (a list, or a chat prompt's value), as :meth:`Assistant.chat`.
+    """
+    if hasattr(given, "to_messages"):  # a prompt's value
+        given = given.to_messages()
+    if isinstance(given, str):
+        return given, {}
+    if isinstance(given, list):
+        question, earlier = split_messages(given)
+        return question, {"history": earlier, "instructions": instructions_from(given)}
+    if not isinstance(given, dict):
+        msg = (f"The chain takes a question (str), a dict with 'question' or 'input', or chat messages; "
+               f"got {type(given).__name__}.")
+        raise QuestionError(msg)
+    unknown = sorted(set(given) - set(CHAIN_KEYS))
+    question = given.get("question", given.get("input"))
+    if unknown or not isinstance(question, str):
+        msg = (f"The chain's input needs 'question' (or 'input'), a string, and takes only "
+               f"{', '.join(repr(k) for k in CHAIN_KEYS)}; got {sorted(given)}.")
+        raise QuestionError(msg)
+    earlier = given.get("history", given.get("chat_history")) or []
+    options = {k: given[k] for k in ("top_k", "answerer", "instructions") if given.get(k) is not None}
+    return question, {"history": _questions(earlier), **options}
+
+
+def _questions(earlier: list) -> list[str]:
+    """Earlier questions from questions, answers (:class:`Answer` or its dict) or messages (the user's)."""
+    out = []
+    for item in earlier:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, Answer) or (isinstance(item, dict) and "question" in item):
+            out += history([item])
+        elif _role(item) == "user":
+            out.append(_text(item))
+    return out
 
 
 def history(earlier: list) -> list[str]:

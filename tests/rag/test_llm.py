@@ -182,3 +182,22 @@ def test_only_an_llm_answerer_takes_instructions(llm_qa):
     assert llm_qa.answerer.takes_instructions
     assert not llm_qa.answerer_named("sentences").takes_instructions
     assert not llm_qa.answerer_named("reader").takes_instructions
+
+
+def test_the_chain_passes_a_chat_prompts_system_message_to_the_model(server, llm_qa):
+    import asyncio
+
+    from langchain_core.prompts import ChatPromptTemplate
+
+    server.reply = "Đồng chí Trương Thị Mai chủ trì [1]."
+    prompt = ChatPromptTemplate.from_messages([("system", "Xưng 'em'."), ("human", "{question}")])
+    a = (prompt | llm_qa.chain).invoke({"question": "Ai chủ trì hội nghị giao ban khu vực miền Bắc?"})
+    assert a.answerer == "openai" and server.requests[-1]["messages"][0]["content"].endswith("\nXưng 'em'.")
+
+    async def pieces():
+        return [p async for p in llm_qa.chain.astream({"input": "Ai chủ trì hội nghị giao ban khu vực miền Bắc?",
+                                                       "instructions": "Một câu."})]
+
+    streamed = asyncio.run(pieces())
+    assert "".join(streamed) == "Đồng chí Trương Thị Mai chủ trì [1]." and len(streamed) > 1
+    assert server.requests[-1]["stream"] and server.requests[-1]["messages"][0]["content"].endswith("\nMột câu.")
