@@ -188,6 +188,13 @@ class ServingOptions(Options):
     api_queue: int = setting(64, "requests waiting for a worker; beyond them, 503 at once", least=0)
     api_max_body_mb: float = setting(1.0, "the largest JSON request body of /v1 (uploads: the upload limits)",
                                      least=0)
+    api_embedding_inputs: int = setting(2048, "texts one /v1/embeddings request may hold (OpenAI's own limit, so "
+                                        "clients' default batches pass; the body limit bounds the work)", least=1)
+    api_system_messages: Literal["reject", "ignore"] = setting(
+        "reject", "a chat's system message to an extractive answerer: 'reject' (400, naming why) or 'ignore' "
+        "(answered without it, and said so), for clients that always send one")
+    shutdown_seconds: float = setting(30.0, "on SIGTERM or Ctrl-C, answers in flight get this long to finish "
+                                      "(new requests are refused at once)", least=0)
 
 
 GROUPS = {"embedding": EmbeddingOptions, "chunking": ChunkingOptions, "index": IndexOptions, "scale": ScaleOptions,

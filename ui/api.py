@@ -71,18 +71,17 @@ class ApiConfig:
     max_body_mb: float = ServingOptions.api_max_body_mb
     workers: int = ServingOptions.api_workers
     queue: int = ServingOptions.api_queue
-    # OpenAI's own limit, so clients' default batches (LangChain sends 1,000) pass; the body limit bounds the work
-    max_embedding_inputs: int = 2048
-    # a system message to an extractive answerer: "reject" (400) or "ignore" (answered without it, and said so);
-    # for clients that send one of their own and cannot be told not to. Requests may choose for themselves.
-    system_messages: Literal["reject", "ignore"] = "reject"
+    max_embedding_inputs: int = ServingOptions.api_embedding_inputs
+    # requests may choose for themselves ("system_messages" in the body)
+    system_messages: Literal["reject", "ignore"] = ServingOptions.api_system_messages
 
     @classmethod
     def from_env(cls, serving: ServingOptions | None = None, **changes) -> ApiConfig:
         """The token from ``$VIRAG_API_KEY`` (unset or empty: no authentication); the limits from ``serving``
         (the settings' ``serving`` group)."""
         s = serving or ServingOptions()
-        limits = {"max_body_mb": s.api_max_body_mb, "workers": s.api_workers, "queue": s.api_queue}
+        limits = {"max_body_mb": s.api_max_body_mb, "workers": s.api_workers, "queue": s.api_queue,
+                  "max_embedding_inputs": s.api_embedding_inputs, "system_messages": s.api_system_messages}
         return cls(token=os.environ.get(TOKEN_ENV) or None, **{**limits, **changes})
 
 
@@ -619,15 +618,17 @@ class Server:
     ``start(block=False)`` serves from a background thread until :meth:`close`.
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = True) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = True,
+                 grace: float = ServingOptions.shutdown_seconds) -> None:
         import uvicorn
 
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.create_server((host, port), family=family)
         self.host, self.port = host, self.socket.getsockname()[1]
         level = "warning" if quiet else "info"
+        # on SIGTERM/Ctrl-C uvicorn stops accepting at once and waits up to ``grace`` s for answers in flight
         self._server = uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=not quiet,
-                                                     timeout_graceful_shutdown=2))
+                                                     timeout_graceful_shutdown=grace))
         self._thread: threading.Thread | None = None
 
     @property

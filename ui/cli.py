@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -205,7 +206,14 @@ def _api_config(args: argparse.Namespace):
     return config
 
 
+def _stop_on_sigterm(*_) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace, what: str, serve) -> int:
+    # SIGTERM (systemctl stop, docker stop) is a normal stop: uvicorn lets the answers in flight finish, then
+    # re-raises the signal to the handler it found, this one, so the process exits 0 instead of dying of it.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     config = _api_config(args)
     service = _service(args)
     files = len(service.assistant.index.manifest.files)
@@ -234,8 +242,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API alone (OpenAI's chat completions and the native routes) until Ctrl-C."""
     from ui.api import Server, build_api
 
-    return _serve(args, "serve", lambda service, api: Server(build_api(service, api), args.host, args.port,
-                                                             quiet=not args.verbose).start())
+    return _serve(args, "serve", lambda service, api: Server(
+        build_api(service, api), args.host, args.port, quiet=not args.verbose,
+        grace=service.settings.serving.shutdown_seconds).start())
 
 
 def cmd_model(args: argparse.Namespace) -> int:
