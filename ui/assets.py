@@ -53,13 +53,26 @@ mark.virag-short-mark { background: #bbf7d0; color: inherit; font-weight: 600; p
 .virag-skipped h4 { margin: 10px 0 4px 0; }
 .virag-files { border-collapse: collapse; }
 .virag-files td, .virag-files th { padding: 2px 12px 2px 0; text-align: left; }
+#virag-chat:has(.virag-pending, .virag-streaming) .top-panel { display: none; }  /* no Clear while answering */
+.virag-stopped { opacity: .75; font-style: italic; }
+.virag-stopped-note { font-style: italic; }
+.virag-footer { text-align: center; font-size: .8em; opacity: .6; }
 """
 
 # js_on_load of the document viewer (a gr.HTML): one capture-phase click listener for every
 # ``a.virag-cite`` on the page (chat messages and sources panel) fires the viewer's custom
-# "cite" event with the link's key; after each new document the <mark> is scrolled into view.
+# "cite" event with the link's key (or, when the viewer already shows that key, scrolls to it).
+# After each new document the <mark> is centred in the viewer's own scroll box; only a document
+# the reader clicked for also scrolls the page to it, so a viewer that follows a new answer never
+# moves the page away from the chat.
 VIEWER_JS = """
-window.viragCite = (key) => trigger('cite', {key: key});
+window.viragCite = (key) => {
+  const at = '#virag-viewer .virag-doc[data-key="' + CSS.escape(key) + '"] mark.virag-mark';
+  const shown = document.querySelector(at);
+  if (shown) { shown.scrollIntoView({block: 'center', inline: 'nearest'}); return; }  // already in the viewer
+  window.viragClicked = true;
+  trigger('cite', {key: key});
+};
 if (!window.viragCiteBound) {
   window.viragCiteBound = true;
   document.addEventListener('click', (ev) => {
@@ -71,7 +84,15 @@ if (!window.viragCiteBound) {
   }, true);
 }
 watch('value', () => {
+  const clicked = window.viragClicked;
+  window.viragClicked = false;
   const mark = element.querySelector('mark.virag-mark');
-  if (mark) mark.scrollIntoView({block: 'center', inline: 'nearest'});
+  if (!mark) return;
+  const box = mark.closest('.virag-doc-body');
+  if (box) {
+    const m = mark.getBoundingClientRect(), b = box.getBoundingClientRect();
+    box.scrollTop += m.top - b.top - (box.clientHeight - m.height) / 2;
+  }
+  if (clicked) mark.scrollIntoView({block: 'center', inline: 'nearest'});
 });
 """

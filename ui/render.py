@@ -168,8 +168,9 @@ def sources_html(answer: Mapping | None, turn: int) -> str:
     return f'<div class="virag-sources"><h4>{esc(title)}</h4><ol>{body}</ol></div>'
 
 
-def document_html(source: str, text: str, start: int, end: int, *, note: str = "") -> str:
-    """The full document with ``text[start:end]`` in ``<mark id="virag-mark">``, all escaped."""
+def document_html(source: str, text: str, start: int, end: int, *, note: str = "", key: str = "") -> str:
+    """The full document with ``text[start:end]`` in ``<mark id="virag-mark">``, all escaped; ``key`` names
+    the citation shown (:func:`cite_key`), so a click on it again only scrolls to the mark."""
     start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
     header = f'<div class="virag-doc-title">{esc(source)}</div>'
     if note:
@@ -178,7 +179,8 @@ def document_html(source: str, text: str, start: int, end: int, *, note: str = "
         f"{esc(text[:start])}<mark id=\"{MARK_ID}\" class=\"virag-mark\">{esc(text[start:end])}</mark>"
         f"{esc(text[end:])}"
     )
-    return f'<div class="virag-doc">{header}<div class="virag-doc-body">{body}</div></div>'
+    shown = f' data-key="{esc(key)}"' if key else ""
+    return f'<div class="virag-doc"{shown}>{header}<div class="virag-doc-body">{body}</div></div>'
 
 
 def placeholder_html(message: str) -> str:
