@@ -460,5 +460,5 @@ def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860, b
     app = gr.mount_gradio_app(build_api(service, config), demo, path="/", server_name=host, server_port=port,
                               show_error=True, ssr_mode=False, css=CSS,
                               max_file_size=int(service.limits.max_mb * 1e6) + 1, **_login(config))
-    server = Server(app, host, port, quiet=quiet)
+    server = Server(app, host, port, quiet=quiet, grace=service.settings.serving.shutdown_seconds)
     return server.start(block=block)

@@ -115,5 +115,11 @@ def page(browser_context, ui_url):
             else page.external_requests.append(r.url))
     page.goto(ui_url)
     page.locator("#virag-question textarea").wait_for()
+    # the tabs of one browser share its localStorage, and the chat restores the conversation it finds there
+    if page.evaluate("localStorage.length"):
+        page.evaluate("localStorage.clear()")
+        page.reload()
+        page.locator("#virag-question textarea").wait_for()
     yield page
+    page.evaluate("localStorage.clear()")
     page.close()

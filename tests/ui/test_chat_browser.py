@@ -9,7 +9,6 @@ from playwright.sync_api import expect
 
 import rag
 from tests.ui.test_e2e import COMPLETED, FOLLOW_UP, QUESTION, UNANSWERABLE, ask
-from tests.ui.test_e2e import page  # noqa: F401 (the tab, with nothing stored)
 from ui.service import ChatService
 
 pytestmark = pytest.mark.slow

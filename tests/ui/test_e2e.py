@@ -22,18 +22,6 @@ UPLOAD_TEXT = (
 UPLOAD_QUESTION = "Ai là giám đốc Hợp tác xã Bình Minh?"
 
 
-@pytest.fixture
-def page(page):
-    """conftest's tab, starting with no stored conversation: the tabs of one browser share its localStorage,
-    and the chat restores what it finds there."""
-    if page.evaluate("localStorage.length"):
-        page.evaluate("localStorage.clear()")
-        page.reload()
-        page.locator("#virag-question textarea").wait_for()
-    yield page
-    page.evaluate("localStorage.clear()")
-
-
 def ask(page, question: str):
     """Type ``question``, send it and return the locator of the finished answer message."""
     before = page.locator("#virag-chat .virag-answer:not(.virag-streaming), #virag-chat .virag-abstain").count()
