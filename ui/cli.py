@@ -216,6 +216,7 @@ def _serve(args: argparse.Namespace, what: str, serve) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     config = _api_config(args)
     service = _service(args)
+    service.encoder.warm_up()  # a server is ready when /healthz answers: the first question pays no model load
     files = len(service.assistant.index.manifest.files)
     auth = ("key required: /v1 as a bearer token, the chat as its login password" if config.token
             else "no key")
