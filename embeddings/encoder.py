@@ -67,6 +67,7 @@ class Encoder:
         self.batch_size, self.precision, self.threads = batch_size, precision, threads
         self._model = None
         self._tokenizer = None
+        self._counter = None  # a tokenizer for counting only (warm_up)
         self._threads = 1
         self._traced = None  # (TorchScript module, input names), False once found not to apply
         self._fingerprint: str | None = None  # reads and hashes the model stamp: once per encoder
@@ -103,6 +104,14 @@ class Encoder:
         if self.precision == "bfloat16":
             self._model.to(torch.bfloat16)
         self._tokenizer = self._model.tokenizer
+        # Counting has its own copy, never reconfigured: the model's tokenizer is reconfigured (truncation,
+        # padding) by calls that ask for other settings, and a Rust tokenizer being reconfigured while another
+        # thread encodes with it raises "Already borrowed" (huggingface/tokenizers#537). Encoding alone is safe.
+        from tokenizers import Tokenizer
+
+        self._counter = Tokenizer.from_str(self._tokenizer.backend_tokenizer.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
         # one short pass: torch's one-time kernel set-up (~0.3 s) belongs to loading, not to the first call
         self._run(["Xin chào."], self.document_prompt)
 
@@ -217,8 +226,8 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.warm_up()
-        ids = self._tokenizer([prompt + t for t in texts], truncation=True, max_length=self.max_tokens)["input_ids"]
-        order = np.argsort([-len(x) for x in ids], kind="stable")
+        lengths = [min(len(e.ids), self.max_tokens) for e in self._counter.encode_batch([prompt + t for t in texts])]
+        order = np.argsort([-n for n in lengths], kind="stable")
         size = self.batch_size
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         starts = range(0, len(texts), size)
@@ -252,12 +261,12 @@ class Encoder:
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone, without special tokens."""
         self.warm_up()
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def prompt_overhead(self, prompt: str) -> int:
         """Tokens the prompt and special tokens add to every input."""
         self.warm_up()
-        return len(self._tokenizer(prompt)["input_ids"])
+        return len(self._counter.encode(prompt).ids)
 
     def fingerprint(self) -> str:
         """Identifies the exact weights: an index built with another model must be rebuilt."""
