@@ -58,6 +58,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a setting of rag.Settings, e.g. --set fusion=rrf (repeatable)")
     p.add_argument("--config", metavar="FILE", help="settings file to read instead of ./virag.toml")
+    p.add_argument("--gold-removed", action="store_true",
+                   help="ask each answerable question without its gold documents (the rest of the corpus stays) "
+                        "and score it as unanswerable: does it abstain where related text is there but the "
+                        "answer is not?")
 
 
 def _reader_only(qa, questions, args) -> int:
@@ -197,7 +201,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               "index": str(args.index or settings.index_dir_for(Path(args.corpus))),
               "questions": str(qs.path), "format": qs.format, "limit": args.limit, "kind": args.kind,
               "invalid_lines": [str(i) for i in qs.issues]}
-    result = EvalRunner(qa, k=args.k, show_progress=not args.quiet).run(questions, config=config)
+    result = EvalRunner(qa, k=args.k, show_progress=not args.quiet, gold_removed=args.gold_removed).run(
+        questions, config=config)
 
     print(summary_table(result.to_dict()))
     if qs.issues:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from rag.types import Citation
 
@@ -227,6 +227,15 @@ class EvalResult:
                 "per_question": [r.to_dict() for r in self.per_question]}
 
 
+def without_gold(question: Question) -> Question:
+    """``question`` as it stands once its gold documents are gone from the corpus: unanswerable.
+
+    The rest of the corpus stays, the gold document's article included when it is split in passages
+    (ViQuAD's corpus is one file per paragraph): related text is there, the answer is not.
+    """
+    return replace(question, answers=[], match="none", docs=[], evidence=[], answerable=False, section=None)
+
+
 def missing_documents(questions: Sequence[Question], documents: Mapping[str, str]) -> list[tuple[str, str]]:
     """``(question id, file)`` for every gold document that is not in the corpus index."""
     return [(q.id, d) for q in questions for d in q.docs if d not in documents]
@@ -241,14 +250,15 @@ class EvalRunner:
         show_progress: draw a tqdm progress bar with ETA on stderr.
     """
 
-    def __init__(self, assistant, *, k: int = 10, show_progress: bool = False) -> None:
+    def __init__(self, assistant, *, k: int = 10, show_progress: bool = False, gold_removed: bool = False) -> None:
         self.assistant = assistant
         self.k = k
         self.show_progress = show_progress
+        self.gold_removed = gold_removed
 
     def config(self) -> dict:
         """``Settings.to_dict()`` plus k and the fingerprint of the model the index was built with."""
-        return {**self.assistant.settings.to_dict(), "k": self.k,
+        return {**self.assistant.settings.to_dict(), "k": self.k, "gold_removed": self.gold_removed,
                 "model_fingerprint": self.assistant.index.manifest.model}
 
     def ask_all(self, questions: Sequence[Question]) -> list[QuestionResult]:
@@ -261,8 +271,11 @@ class EvalRunner:
         rows = []
         for q in tqdm(questions, desc="eval", unit="q", disable=not self.show_progress, mininterval=0.5,
                       dynamic_ncols=True):
+            exclude = ()
+            if self.gold_removed and q.answerable:  # asked without the documents that answer it: should abstain
+                q, exclude = without_gold(q), q.docs
             started = time.perf_counter()
-            answer = self.assistant.ask(q.question, top_k=self.k)
+            answer = self.assistant.ask(q.question, top_k=self.k, exclude=exclude)
             rows.append(judge(q, answer, (time.perf_counter() - started) * 1000, documents))
         return rows
 

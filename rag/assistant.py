@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -189,20 +189,24 @@ class Assistant:
         return query if text == query.text else self.retriever.analyse(text)
 
     def ask(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
-            answerer: str | None = None, instructions: str | None = None) -> Answer:
+            answerer: str | None = None, instructions: str | None = None,
+            exclude: Collection[str] = ()) -> Answer:
         """Answer ``question`` from the corpus, citing exact spans; abstains when the documents do not say.
 
         ``history``: earlier questions of the conversation, oldest first, for follow-ups (:func:`history`
         and :func:`split_messages` make it from earlier answers or chat messages). ``top_k``: passages to
         retrieve (default ``settings.retrieval.top_k``). ``answerer``: a name from :meth:`answerers` (default: the
         settings'). ``instructions``: a chat's system message, for an answerer that ``takes_instructions``
-        (an LLM); :class:`InstructionsError` for an extractive one, before any work.
+        (an LLM); :class:`InstructionsError` for an extractive one, before any work. ``exclude``: sources
+        to answer without, as if they were not in the corpus.
         """
-        *_, found = self.stream(question, history=history, top_k=top_k, answerer=answerer, instructions=instructions)
+        *_, found = self.stream(question, history=history, top_k=top_k, answerer=answerer, instructions=instructions,
+                               exclude=exclude)
         return found
 
     def stream(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
-               answerer: str | None = None, instructions: str | None = None) -> Iterator[str | Answer]:
+               answerer: str | None = None, instructions: str | None = None,
+               exclude: Collection[str] = ()) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is produced, then the finished :class:`Answer` (options
         as :meth:`ask`).
 
@@ -215,17 +219,17 @@ class Assistant:
         instructions = (instructions or "").strip() or None
         if instructions and not getattr(chosen, "takes_instructions", False):
             raise InstructionsError.refused_by(chosen.name)
-        return self._answer(asked, chosen, history, top_k, instructions, started)
+        return self._answer(asked, chosen, history, top_k, instructions, exclude, started)
 
     def _answer(self, asked: str, answerer: Answerer, history: list[str] | None, top_k: int | None,
-                instructions: str | None, started: float) -> Iterator[str | Answer]:
+                instructions: str | None, exclude: Collection[str], started: float) -> Iterator[str | Answer]:
         """The one path every way of asking takes: pieces, then the :class:`Answer`."""
         query = self.analyse(asked, history)
         if not query.has_words:
             found = Answer(question=asked, text=NO_WORDS_TEXT, citations=[], abstained=True, passages=[])
             yield found.text
         else:
-            for piece in answer(self.retriever, query, top_k, answerer, self.lookups(answerer), instructions):
+            for piece in answer(self.retriever, query, top_k, answerer, self.lookups(answerer), instructions, exclude):
                 if isinstance(piece, Answer):
                     found = piece
                 else:
@@ -235,18 +239,20 @@ class Assistant:
         yield found
 
     async def aask(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
-                   answerer: str | None = None, instructions: str | None = None) -> Answer:
+                   answerer: str | None = None, instructions: str | None = None,
+                   exclude: Collection[str] = ()) -> Answer:
         """:meth:`ask` for asyncio: the work runs in a worker thread, the event loop keeps serving."""
         async for found in self.astream(question, history=history, top_k=top_k, answerer=answerer,
-                                        instructions=instructions):
+                                        instructions=instructions, exclude=exclude):
             pass
         return found
 
     async def astream(self, question: str, *, history: list[str] | None = None, top_k: int | None = None,
-                      answerer: str | None = None, instructions: str | None = None) -> AsyncIterator[str | Answer]:
+                      answerer: str | None = None, instructions: str | None = None,
+                      exclude: Collection[str] = ()) -> AsyncIterator[str | Answer]:
         """:meth:`stream` for asyncio: text pieces, then the :class:`Answer`, each made in a worker thread."""
         async for item in in_thread(partial(self.stream, question, history=history, top_k=top_k,
-                                            answerer=answerer, instructions=instructions)):
+                                            answerer=answerer, instructions=instructions, exclude=exclude)):
             yield item
 
     def chat(self, messages: list, **options) -> Answer:
@@ -297,7 +303,7 @@ def instructions_from(messages: list) -> str | None:
     return "\n\n".join(t for t in given if t) or None
 
 
-CHAIN_KEYS = ("question", "input", "history", "chat_history", "top_k", "answerer", "instructions")
+CHAIN_KEYS = ("question", "input", "history", "chat_history", "top_k", "answerer", "instructions", "exclude")
 
 
 def chain_input(given: Any) -> tuple[str, dict]:
@@ -325,7 +331,7 @@ def chain_input(given: Any) -> tuple[str, dict]:
                f"{', '.join(repr(k) for k in CHAIN_KEYS)}; got {sorted(given)}.")
         raise QuestionError(msg)
     earlier = given.get("history", given.get("chat_history")) or []
-    options = {k: given[k] for k in ("top_k", "answerer", "instructions") if given.get(k) is not None}
+    options = {k: given[k] for k in ("top_k", "answerer", "instructions", "exclude") if given.get(k) is not None}
     return question, {"history": _questions(earlier), **options}
 
 

@@ -4,7 +4,7 @@ an assistant as a Runnable (``invoke`` → the :class:`Answer`, ``stream`` → t
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import suppress
 from functools import partial
 from typing import Any, TypeVar
@@ -54,7 +54,8 @@ class ViragRetriever(BaseRetriever):
 
 
 def answer(retriever: HybridRetriever, query: Query, k: int | None, answerer: Answerer,
-           lookups: Sequence[Lookup] = (), instructions: str | None = None) -> Iterator[str | Answer]:
+           lookups: Sequence[Lookup] = (), instructions: str | None = None,
+           exclude: Collection[str] = ()) -> Iterator[str | Answer]:
     """Retrieve ``k`` passages for ``query`` (None: the settings' ``top_k``), then answer: text pieces
     (``[n]`` final), then the :class:`Answer`, timed.
 
@@ -62,7 +63,7 @@ def answer(retriever: HybridRetriever, query: Query, k: int | None, answerer: An
     ``None`` when it does not apply; the answerer answers the rest. ``instructions`` (a chat's system
     message) go to an answerer that ``takes_instructions``; the lookups, which quote, are then skipped.
     """
-    retrieval = retriever.run(query, k)
+    retrieval = retriever.run(query, k, exclude)
     started = time.perf_counter()
     if instructions:
         pieces = answerer.stream(retrieval, instructions=instructions)

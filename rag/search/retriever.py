@@ -4,6 +4,7 @@ the unit a question names ("Điều 35 …") comes first."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from functools import cached_property
 
 import numpy as np
@@ -69,22 +70,26 @@ class HybridRetriever:
         s = self.options
         return analyse(text, self.keywords, max_chars=s.max_question_chars, restore=s.restore_diacritics)
 
-    def run(self, query: Query | str, k: int | None = None) -> Retrieval:
+    def run(self, query: Query | str, k: int | None = None, exclude: Collection[str] = ()) -> Retrieval:
+        """The ``k`` best passages (None: ``top_k``) for ``query``; ``exclude``: sources searched as if absent
+        (their chunks still count in the corpus statistics the scores are standardised with)."""
         started = time.perf_counter()
         if isinstance(query, str):
             query = self.analyse(query)
         s = self.options
         k = k or s.top_k
         pool = max(s.candidates, k)  # each side's candidates: never fewer than the passages asked for
+        hidden = self._chunks_of(exclude)
         # An unaccented query embeds poorly: the dense side gets its diacritics restored from the corpus.
         qvec = self.encoder.encode_query([query.dense_text])
-        d_scores, d_ids = self.index.search(qvec, pool)
-        dense_ids = [int(i) for i in d_ids[0] if i >= 0]
+        d_scores, d_ids = self.index.search(qvec, pool + len(hidden))
+        kept = [(int(i), float(sc)) for i, sc in zip(d_ids[0], d_scores[0]) if i >= 0 and int(i) not in hidden][:pool]
+        dense_ids = [i for i, _ in kept]
         kw_all = self.keywords.scores(query)
-        kw_ids = [int(i) for i in top_k(kw_all, pool)[0]]
-        dense = {i: (r, float(sc)) for r, (i, sc) in enumerate(zip(dense_ids, d_scores[0]), start=1)}
+        kw_ids = [int(i) for i in top_k(kw_all, pool + len(hidden))[0] if int(i) not in hidden][:pool]
+        dense = {i: (r, sc) for r, (i, sc) in enumerate(kept, start=1)}
         kw_rank = {i: r for r, i in enumerate(kw_ids, start=1)}
-        named = self.sections.find(query.reference) if query.reference else []
+        named = [(i, p) for i, p in self.sections.find(query.reference) if i not in hidden] if query.reference else []
         if s.fusion == "rrf":
             fused = fuse([(dense_ids, s.dense_weight), (kw_ids, s.bm25_weight)], s.rrf_k)
         else:
@@ -104,6 +109,12 @@ class HybridRetriever:
                                       dense_score=d_score, keyword_rank=kw_rank.get(i)))
         return Retrieval(query=query, query_vector=qvec[0], passages=passages, ms=(time.perf_counter() - started) * 1000,
                          named=min(len(named), k))
+
+    def _chunks_of(self, sources: Collection[str]) -> frozenset[int]:
+        if not sources:
+            return frozenset()
+        wanted = set(sources)
+        return frozenset(i for i, chunk in enumerate(self.index.chunks) if chunk.source in wanted)
 
     def _zscore(self, q: np.ndarray, dense_ids: list[int], kw_ids: list[int], kw_all: np.ndarray):
         s = self.options
