@@ -16,47 +16,60 @@ are skipped.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORCED = {"reader_threshold": -1e9, "abstain_threshold": 0.0}  # both always answer; the decision chooses
 
 
 def _overlaps(span, citations) -> bool:
     return any(c.source == span.source and c.start < span.end and span.start < c.end for c in citations)
 
 
-def signals(question, query, reader, sentences, documents, gold_removed: bool) -> dict:
-    """One line: the retrieval's shape, each answerer's answer and confidence, their agreement, the labels."""
+def line_for(question, qa, proposer, k: int, gold_removed: bool) -> dict:
+    """One line: the decision's signals (:func:`rag.answer.decision.signals`) for one retrieval, what each
+    answerer said, and whether each would be right (asked without its gold paragraph, answering is wrong)."""
+    from rag.answer.decision import signals
+
     from .runner import judge, without_gold
 
     q = without_gold(question) if gold_removed else question
-    r, s = judge(q, reader, 0.0, documents), judge(q, sentences, 0.0, documents)
-    scores = [p.score for p in reader.passages]
+    query = qa.analyse(question.question)
+    retrieval = qa.retriever.run(query, k, question.docs if gold_removed else ())
+    reader, sentences = proposer.propose(retrieval)
+    r, s = judge(q, reader, 0.0, qa.index.texts), judge(q, sentences, 0.0, qa.index.texts)
     short = reader.short_answer
     return {
-        "id": question.id, "article": question.docs[0].rsplit("-", 1)[0] if question.docs else "",
-        "gold_removed": gold_removed, "answerable": q.answerable, "kind": query.kind, "wants": query.wants,
-        "folded": query.folded, "terms": len(query.terms),
-        "retrieval": {"top": scores[:5], "gap": scores[0] - scores[1] if len(scores) > 1 else None},
-        "reader": {"margin": short.score if short else None,  # its margin over "no answer" (no threshold)
-                   "text": short.text if short else None, "rank": _rank_of(short, reader.passages),
-                   "correct": r.correct, "cited_ok": [c.supported for c in r.citations],
-                   "chars": len(reader.text)},
-        "sentences": {"answerability": sentences.confidence, "correct": s.correct,
-                      "cited_ok": [c.supported for c in s.citations], "chars": len(sentences.text),
-                      "sentences": len(sentences.citations)},
-        "agree": bool(short) and _overlaps(short, sentences.citations),
+        "id": question.id, "article": _article(question), "gold_removed": gold_removed, "kind": query.kind,
+        "signals": {k: round(v, 5) for k, v in signals(retrieval, reader, sentences).items()},
+        "reader": {"correct": r.correct, "chars": len(reader.text), "text": short.text if short else None,
+                   "cited_ok": [c.supported for c in r.citations]},
+        "sentences": {"correct": s.correct, "chars": len(sentences.text),
+                      "cited_ok": [c.supported for c in s.citations]},
     }
 
 
-def _rank_of(short, passages) -> int | None:
-    if short is None:
-        return None
-    return next((p.rank for p in passages if p.chunk.source == short.source
-                 and p.chunk.start <= short.start < p.chunk.end), None)
+def sentence_rows(question, qa, answerer, k: int, gold_removed: bool) -> dict:
+    """One line for refitting the sentence scorer: every candidate sentence's features, whether it holds
+    the answer (a supported citation, as the eval judges one), and the retrieval's best cosine."""
+    from .matching import citation_supported
+
+    query = qa.analyse(question.question)
+    retrieval = qa.retriever.run(query, k, question.docs if gold_removed else ())
+    candidates, matrix = answerer.candidates(retrieval)
+    docs = () if gold_removed else question.docs
+    labels = [citation_supported(c.text, c.passage.chunk.source, c.start, c.end, list(docs), question.evidence,
+                                 question.answers, qa.index.texts.get(c.passage.chunk.source)) for c in candidates]
+    passages = retrieval.readable(answerer.options.answer_passages)
+    return {"id": question.id, "article": _article(question), "gold_removed": gold_removed,
+            "cosine": round(max((p.dense_score or 0.0) for p in passages), 5) if passages else 0.0,
+            "features": [[round(float(v), 4) for v in row] for row in matrix], "labels": labels}
+
+
+def _article(question) -> str:
+    return question.docs[0].rsplit("-", 1)[0] if question.docs else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reader-weights", help="a reader that never saw this fold (default: the shipped one, which did)")
     p.add_argument("--corpus", type=Path, help="where the fold's paragraphs are written (default: beside the file)")
     p.add_argument("--limit", type=int, help="the first N questions only")
+    p.add_argument("--every", type=int, default=1, help="every Nth question only (a sample across all articles)")
+    p.add_argument("--shard", default="0/1", help="K/N: the Kth of N interleaved parts (parallel processes)")
+    p.add_argument("--sentences", action="store_true",
+                   help="the sentence scorer's candidates and their features instead (for refitting its weights)")
     p.add_argument("-k", "--top-k", type=int, default=5)
+    p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
 
     from rag import Assistant
@@ -86,26 +104,30 @@ def main(argv: list[str] | None = None) -> int:
     corpus = args.corpus or squad.parent / f"corpus-{squad.stem}"
     if not corpus.is_dir() or not any(corpus.iterdir()):
         write_corpus(qs.contexts, corpus)
-    settings = load_settings().with_(**FORCED)
+    settings = load_settings()
     if args.reader_weights:
         settings = settings.with_(reader_weights=args.reader_weights)
     qa = Assistant.from_folder(corpus, settings=settings)
+    if args.sentences:
+        answerer = qa.answerer_named("sentences")
+        write = functools.partial(sentence_rows, qa=qa, answerer=answerer, k=args.top_k)
+    else:
+        from rag.answer.combined import CombinedAnswerer
+
+        proposer = CombinedAnswerer(qa.answerer_named("reader"), qa.answerer_named("sentences"), decision=None)
+        write = functools.partial(line_for, qa=qa, proposer=proposer, k=args.top_k)
     done = set()
     if args.out.exists():
         done = {(json.loads(line)["id"], json.loads(line)["gold_removed"]) for line in args.out.open(encoding="utf-8")}
-    questions = [q for q in qs.questions if q.answerable][: args.limit]
+    k, n = (int(v) for v in args.shard.split("/"))
+    questions = [q for q in qs.questions if q.answerable][:: args.every][: args.limit][k::n]
     from tqdm import tqdm
 
     with args.out.open("a", encoding="utf-8") as out:
-        for q in tqdm(questions, desc="signals", unit="q"):
+        for q in tqdm(questions, desc="signals", unit="q", disable=args.quiet):
             for removed in (False, True):
-                if (q.id, removed) in done:
-                    continue
-                exclude = q.docs if removed else ()
-                reader = qa.ask(q.question, answerer="reader", top_k=args.top_k, exclude=exclude)
-                sentences = qa.ask(q.question, answerer="sentences", top_k=args.top_k, exclude=exclude)
-                line = signals(q, qa.analyse(q.question), reader, sentences, qa.index.texts, removed)
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                if (q.id, removed) not in done:
+                    out.write(json.dumps(write(q, gold_removed=removed), ensure_ascii=False) + "\n")
             out.flush()
     return 0
 

@@ -65,6 +65,7 @@ class Assistant:
         s, llm = self.settings, self.settings.answer.answerer
         found = {}
         if s.reader.reader_weights or READER_WEIGHTS.is_file():
+            found["combined"] = "Mô hình đọc hiểu và chấm câu, chọn câu trả lời đáng tin hơn hoặc từ chối (mặc định)"
             found["reader"] = "Mô hình đọc hiểu: câu trả lời ngắn + câu trích dẫn"
         found["sentences"] = "Trích câu từ tài liệu (nhanh, không cần mô hình)"
         if llm in LLM_ANSWERERS:
@@ -103,6 +104,13 @@ class Assistant:
             bfloat16 = r.reader_precision == "bfloat16" or (r.reader_precision == "auto" and bfloat16_is_fast())
             reader = shared_reader(self.encoder.builtin_path(), r.reader_weights or str(READER_WEIGHTS), bfloat16)
             return ReaderAnswerer(r, self.index, reader)
+        if name == "combined":
+            from .answer.combined import CombinedAnswerer
+            from .answer.decision import Decision
+
+            threshold = self.settings.answer.decision_threshold or None
+            return CombinedAnswerer(self.answerer_named("reader"), self.answerer_named("sentences"), Decision.load(),
+                                    threshold)
         from .answer.llm import LLMAnswerer
 
         # the extractive answer is the fallback; the reader, when it is there, orders the passages

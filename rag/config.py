@@ -129,8 +129,9 @@ class RetrievalOptions(Options):
 class AnswerOptions(Options):
     """Which answerer answers, and the sentence answerer's choices (``rag.answer``)."""
 
-    answerer: Literal["reader", "sentences", "openai", "llamacpp"] = setting(
-        "sentences", "'sentences': the best sentences, quoted (no model, fastest); 'reader': the trained reader's "
+    answerer: Literal["combined", "reader", "sentences", "openai", "llamacpp"] = setting(
+        "sentences", "'combined': the reader and the sentence scorer both propose, a learned decision chooses or "
+        "abstains; 'sentences': the best sentences, quoted (no model, fastest); 'reader': the trained reader's "
         "short answer and its sentence; 'openai'/'llamacpp': an LLM (opt-in)")
     answer_passages: int = setting(5, "passages the sentence answerer reads", least=1)
     max_answer_sentences: int = setting(4, "sentences quoted at most", least=1)
@@ -141,8 +142,10 @@ class AnswerOptions(Options):
                                    "and the best sentence gives one")
     completion_margin: float = setting(3.0, "a sentence holding the name/number/date the best one lacks joins "
                                        "when its score is within this margin")
-    abstain_threshold: float = setting(0.3, "abstain when the answerability of the best sentence is below this "
-                                       "(calibrated on the ViQuAD wrong-article split)")
+    decision_threshold: float = setting(0.0, "the combined answerer abstains when neither answerer's chance of being "
+                                        "right reaches this (0: the value fitted on ViQuAD train folds)", least=0)
+    abstain_threshold: float = setting(0.08, "the sentence answerer abstains when the answerability of the best "
+                                       "sentence is below this (chosen on ViQuAD train folds, evals/fit_answer.py)")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Sentence evidence: how well one sentence of a retrieved passage answers a question.
 
 Each candidate sentence gets a small feature vector; a linear model turns it
-into a score. The weights were fitted by listwise logistic regression on the
-first 1,100 ViQuAD development questions (the rest held out) and are listed
-in ``evals/RESULTS.md``. They compare sentences of one question with each other:
+into a score. The weights were fitted by listwise logistic regression on
+UIT-ViQuAD train fold 1 (``python -m evals.fit_answer sentences``; no test
+set read), and are listed in ``evals/RESULTS.md``. They compare sentences of one question with each other:
 a softmax over them is each sentence's chance of being the one that answers,
 not whether any does. Abstention uses :func:`answerability`, a separate calibrated score.
 """
@@ -23,7 +23,7 @@ from ..vietnamese import fold, match_key, syllables
 
 FEATURES = ("unigram", "pair", "focus", "has_new", "lacks_new", "inv_rank", "rel_score", "short", "dense",
             "with_previous", "order")
-WEIGHTS = np.array([4.211, 1.258, 0.241, 0.712, -0.712, 1.198, 4.138, -0.076, 1.337, 0.675, 1.822], dtype=np.float32)
+WEIGHTS = np.array([3.794, 1.966, 0.692, 0.878, -0.878, 1.965, 3.765, -0.009, 0.314, 1.086, 0.984], dtype=np.float32)
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*%?")
 _DATE = re.compile(r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\b(?:ngày|tháng|năm|quý)\s+\d+|\b\d{4}\b", re.IGNORECASE)
@@ -154,8 +154,8 @@ def answerability(best: np.ndarray, passages: list[Retrieved]) -> float:
     """Confidence that the best sentence answers, from signals that do not depend on corpus size.
 
     Logistic model over the best sentence's unigram and pair coverage and the
-    highest dense cosine among the passages; fitted on ViQuAD dev questions
-    asked with and without their gold passage (``evals/RESULTS.md``).
+    highest dense cosine among the passages; fitted on UIT-ViQuAD train fold 1,
+    each question asked with and without its gold paragraph (``evals/fit_answer.py``).
     """
     cosine = max((p.dense_score or 0.0) for p in passages) if passages else 0.0
     b0, b_uni, b_pair, b_cos = ANSWERABILITY
@@ -164,7 +164,7 @@ def answerability(best: np.ndarray, passages: list[Retrieved]) -> float:
 
 
 # intercept, unigram coverage, pair coverage, best dense cosine
-ANSWERABILITY = (-25.29, 7.77, 3.641, 24.226)
+ANSWERABILITY = (-14.268, 4.798, 2.358, 11.307)
 
 
 __all__ = ["FEATURES", "WEIGHTS", "Question", "answerability", "features"]

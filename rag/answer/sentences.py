@@ -58,12 +58,10 @@ class SentenceAnswerer(Answerer):
         self.index = index
         self.keywords = keywords
 
-    def run(self, retrieval: Retrieval) -> Answer:
-        query = retrieval.query
-        s = self.options
-        question = query.text
-        q = Question.of(query, self.keywords)
-        passages = retrieval.readable(s.answer_passages)
+    def candidates(self, retrieval: Retrieval) -> tuple[list[_Sentence], np.ndarray]:
+        """Every sentence of the passages read, and its evidence features (one row each, :data:`FEATURES`)."""
+        q = Question.of(retrieval.query, self.keywords)
+        passages = retrieval.readable(self.options.answer_passages)
         top_score = passages[0].score if passages else 0.0
         candidates: list[_Sentence] = []
         rows = []
@@ -75,9 +73,16 @@ class SentenceAnswerer(Answerer):
                 rows.append(features(q, text, p, top_score, tokens, previous))
                 previous = tokens
                 candidates.append(_Sentence(p, i, start, end, text, 0.0))
+        return candidates, np.vstack(rows) if rows else np.zeros((0, len(FEATURES)), dtype=np.float32)
+
+    def run(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        s = self.options
+        question = query.text
+        passages = retrieval.readable(s.answer_passages)
+        candidates, matrix = self.candidates(retrieval)
         if not candidates:
             return abstention(query, retrieval, 0.0)
-        matrix = np.vstack(rows)
         scores = matrix @ WEIGHTS
         order = np.argsort(-scores, kind="stable")
         confidence = answerability(matrix[order[0]], passages)

