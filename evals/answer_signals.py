@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -120,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         done = {(json.loads(line)["id"], json.loads(line)["gold_removed"]) for line in args.out.open(encoding="utf-8")}
     k, n = (int(v) for v in args.shard.split("/"))
-    questions = [q for q in qs.questions if q.answerable][:: args.every][: args.limit][k::n]
+    questions = [q for q in qs.questions if q.answerable][:: args.every]
+    random.Random(13).shuffle(questions)  # any prefix is a sample of every article: a run stopped early is usable
+    questions = questions[: args.limit][k::n]
     from tqdm import tqdm
 
     with args.out.open("a", encoding="utf-8") as out:

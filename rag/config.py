@@ -130,7 +130,7 @@ class AnswerOptions(Options):
     """Which answerer answers, and the sentence answerer's choices (``rag.answer``)."""
 
     answerer: Literal["combined", "reader", "sentences", "openai", "llamacpp"] = setting(
-        "sentences", "'combined': the reader and the sentence scorer both propose, a learned decision chooses or "
+        "combined", "'combined': the reader and the sentence scorer both propose, a learned decision chooses or "
         "abstains; 'sentences': the best sentences, quoted (no model, fastest); 'reader': the trained reader's "
         "short answer and its sentence; 'openai'/'llamacpp': an LLM (opt-in)")
     answer_passages: int = setting(5, "passages the sentence answerer reads", least=1)

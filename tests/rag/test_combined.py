@@ -1,0 +1,90 @@
+"""The default answerer (issue 28): the reader and the sentence scorer both propose, the fitted decision
+chooses each side, or neither, on constructed cases; end to end on the seeds its short answer slices
+the source exactly and a question whose article is removed is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.answer.combined import CombinedAnswerer, bolded
+from rag.answer.decision import DECISION_WEIGHTS, SIGNALS, Decision
+from rag.types import Answer, Citation, ShortAnswer
+
+CLUSTER = "Cụm thi đua số 2 gồm những tỉnh nào?"
+CLUSTER_SOURCE = "004_67d702c3fe2dbdbb.txt"
+
+# Constructed signals: what each answerer says when it is sure, and when nobody is.
+BASE = {"margin": 0.0, "has_span": 1.0, "reader_first": 1.0, "answerability": 0.0, "cosine": 0.86,
+        "gap": 0.1, "agree": 0.0, "factoid": 1.0, "explain": 0.0, "list": 0.0, "folded": 0.0}
+READER_SURE = {**BASE, "margin": 11.0, "answerability": -4.0}
+SCORER_SURE = {**BASE, "margin": -12.0, "has_span": 0.0, "reader_first": 0.0, "answerability": 4.0,
+               "cosine": 0.92, "gap": 0.4}
+NEITHER = {**BASE, "margin": -12.0, "has_span": 0.0, "reader_first": 0.0, "answerability": -8.0, "cosine": 0.80}
+
+
+def test_the_shipped_decision_is_fitted_for_these_signals():
+    data = json.loads(DECISION_WEIGHTS.read_text(encoding="utf-8"))
+    assert tuple(data["signals"]) == SIGNALS
+    assert len(data["reader"]) == len(data["sentences"]) == len(SIGNALS) + 1
+    assert 0 < data["abstain_below"] < 1 and "fold" in data["fitted_on"]
+
+
+@pytest.mark.parametrize(("found", "side"), [(READER_SURE, "reader"), (SCORER_SURE, "sentences"),
+                                             (NEITHER, "neither")])
+def test_the_decision_falls_back_to_each_side(found, side):
+    choice, chance = Decision.load().choose(found)
+    assert choice == side
+    assert (chance < Decision.load().abstain_below) == (side == "neither")
+
+
+def test_a_stricter_threshold_abstains_more():
+    decision = Decision.load()
+    _, chance = decision.choose(READER_SURE)
+    assert decision.choose(READER_SURE, abstain_below=min(0.999, chance + 0.01))[0] == "neither"
+    assert decision.choose({**READER_SURE, "has_span": 0.0})[0] != "reader"  # no span: never the reader's form
+
+
+def test_a_refit_with_other_signals_is_refused(tmp_path):
+    data = json.loads(DECISION_WEIGHTS.read_text(encoding="utf-8"))
+    data["signals"] = data["signals"][:-1]
+    path = tmp_path / "decision.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="refit"):
+        Decision.load(path)
+
+
+def test_the_readers_span_is_bolded_inside_the_quoted_sentence():
+    quote = "Cụm thi đua số 2 gồm 14 tỉnh: Lạng Sơn, Quảng Ninh."
+    citation = Citation(n=1, source="a.txt", start=100, end=100 + len(quote), quote=quote, score=1.0)
+    quoted = Answer(question="?", text=f"{quote} [1]", citations=[citation], abstained=False, passages=[])
+    start = 100 + quote.index("14 tỉnh")
+    read = Answer(question="?", text="", citations=[], abstained=False, passages=[],
+                  short_answer=ShortAnswer("14 tỉnh", "a.txt", start, start + 7, 9.0))
+    marked = bolded(quoted, read)
+    assert marked.text == "Cụm thi đua số 2 gồm **14 tỉnh**: Lạng Sơn, Quảng Ninh. [1]"
+    assert marked.short_answer == read.short_answer
+    elsewhere = Answer(question="?", text="", citations=[], abstained=False, passages=[],
+                       short_answer=ShortAnswer("14 tỉnh", "b.txt", start, start + 7, 9.0))
+    assert bolded(quoted, elsewhere) is quoted
+
+
+def test_it_is_the_default_and_its_short_answer_slices_the_source(seed_assistant):
+    assert seed_assistant.default_answerer == "combined"
+    assert isinstance(seed_assistant.answerer, CombinedAnswerer)
+    answer = seed_assistant.ask(CLUSTER)
+    assert not answer.abstained and answer.answerer == "combined"
+    assert 0.0 < answer.confidence <= 1.0
+    short = answer.short_answer
+    assert short is not None and short.source == CLUSTER_SOURCE
+    assert seed_assistant.index.texts[short.source][short.start:short.end] == short.text
+    assert f"**{' '.join(short.text.split())}**" in answer.text
+    for c in answer.citations:
+        assert seed_assistant.index.texts[c.source][c.start:c.end] == c.quote
+
+
+def test_a_question_without_its_article_is_refused(seed_assistant):
+    answer = seed_assistant.ask(CLUSTER, exclude=[CLUSTER_SOURCE])
+    assert answer.abstained and answer.citations == [] and answer.passages
+    assert answer.answerer == "combined"
