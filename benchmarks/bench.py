@@ -268,7 +268,7 @@ def answerer_latency(result: dict, out: Path) -> None:
             if line.strip()]
     qfile.write_text(json.dumps([r["question"] for r in rows] * 3, ensure_ascii=False), encoding="utf-8")
     result["answerers"] = {}
-    for name in ("sentences", "reader"):
+    for name in ("combined", "sentences", "reader"):
         log(f"seeds: warm ask with answerer={name}")
         result["answerers"][name] = {**child("benchmarks.serve", str(out / "idx-seeds"), str(qfile),
                                              "--set", f"answerer={name}"), "load": os.getloadavg()[0]}

@@ -192,9 +192,20 @@ class Reader:
         return cls(model, load_tokenizer(Path(base)), **options)
 
     def _windows(self, questions: list[str], passages: list[str]):
+        questions = [self._shortened(q) for q in questions]
         return self.tokenizer(questions, passages, truncation="only_second", max_length=self.max_length,
                               stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True,
                               padding="longest", return_token_type_ids=False)
+
+    def _shortened(self, question: str) -> str:
+        """At most a third of a window: the passage needs the rest (a pasted page as a question would
+        leave it no room, and the tokenizer refuses to truncate then)."""
+        limit = self.max_length // 3
+        enc = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True, truncation=True,
+                             max_length=limit)
+        if len(enc["input_ids"]) < limit:
+            return question
+        return question[: enc["offset_mapping"][-1][1]]
 
     def read(self, question: str, passages: list[str], *, max_tokens: int | None = None) -> list[ReadSpan]:
         """The best span of each passage for ``question`` (all windows in a few batched passes)."""

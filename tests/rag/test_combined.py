@@ -61,12 +61,12 @@ def test_the_readers_span_is_bolded_inside_the_quoted_sentence():
     quoted = Answer(question="?", text=f"{quote} [1]", citations=[citation], abstained=False, passages=[])
     start = 100 + quote.index("14 tỉnh")
     read = Answer(question="?", text="", citations=[], abstained=False, passages=[],
-                  short_answer=ShortAnswer("14 tỉnh", "a.txt", start, start + 7, 9.0))
+                  short_answer=ShortAnswer(text="14 tỉnh", source="a.txt", start=start, end=start + 7, score=9.0))
     marked = bolded(quoted, read)
     assert marked.text == "Cụm thi đua số 2 gồm **14 tỉnh**: Lạng Sơn, Quảng Ninh. [1]"
     assert marked.short_answer == read.short_answer
     elsewhere = Answer(question="?", text="", citations=[], abstained=False, passages=[],
-                       short_answer=ShortAnswer("14 tỉnh", "b.txt", start, start + 7, 9.0))
+                       short_answer=ShortAnswer(text="14 tỉnh", source="b.txt", start=start, end=start + 7, score=9.0))
     assert bolded(quoted, elsewhere) is quoted
 
 
@@ -85,6 +85,13 @@ def test_it_is_the_default_and_its_short_answer_slices_the_source(seed_assistant
 
 
 def test_a_question_without_its_article_is_refused(seed_assistant):
-    answer = seed_assistant.ask(CLUSTER, exclude=[CLUSTER_SOURCE])
+    """Asked without the article that answers it, the count of points is refused, with the closest passages.
+    (Not every such question is: 9 of the 28 seed questions and 0.46 of ViQuAD dev's, evals/RESULTS.md;
+    "Cụm thi đua số 2 gồm những tỉnh nào?" without its article is answered from cluster III's report.)"""
+    question = "Hội nghị giao ban 6 tháng đầu năm 2021 khu vực miền Bắc được tổ chức tại bao nhiêu điểm cầu?"
+    gold = "001_7d2fc00ee8fcd6c5.txt"
+    assert seed_assistant.ask(question).short_answer.text == "28 điểm"
+    answer = seed_assistant.ask(question, exclude=[gold])
     assert answer.abstained and answer.citations == [] and answer.passages
-    assert answer.answerer == "combined"
+    assert gold not in {p.chunk.source for p in answer.passages}
+    assert answer.answerer == "combined" and answer.confidence < Decision.load().abstain_below

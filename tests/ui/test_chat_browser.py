@@ -112,8 +112,11 @@ def test_a_reload_keeps_the_conversation_and_a_new_one_clears_it(page, ui_servic
     assert calls == []  # restoring asked the model nothing
     monkeypatch.undo()
 
+    saved = page.evaluate("localStorage.getItem('virag-conversation')")
     ask(page, FOLLOW_UP)  # the restored turn is the history a follow-up leans on
     expect(page.locator("#virag-chat .virag-searched")).to_have_text([f"Đã tìm: {COMPLETED}"])
+    # the turn is stored once its answer is complete, a moment after it shows
+    page.wait_for_function("saved => localStorage.getItem('virag-conversation') !== saved", arg=saved)
     reload(page)
     expect(page.locator("#virag-chat .virag-question")).to_have_text([QUESTION, FOLLOW_UP])
     expect(page.locator("#virag-chat .virag-searched")).to_have_count(1)

@@ -28,7 +28,7 @@ def ask(page, question: str):
     page.locator("#virag-question textarea").fill(question)
     page.locator("#virag-send").click()
     done = page.locator("#virag-chat .virag-answer:not(.virag-streaming), #virag-chat .virag-abstain strong")
-    done.nth(before).wait_for()
+    done.nth(before).wait_for(timeout=90_000)  # the default answerer runs the reader: slower on a busy CI machine
     return done.nth(before)
 
 
@@ -185,7 +185,7 @@ DELETED_TEXT = (
 DELETED_QUESTION = "Ai là trưởng ban tổ chức Lễ hội Hoa Ban năm 2025?"
 
 
-def test_deleting_a_file_makes_its_question_abstain_while_the_rest_answer(page, ui_service, ui_corpus, tmp_path):
+def test_deleting_a_file_takes_its_answer_away_while_the_rest_answer(page, ui_service, ui_corpus, tmp_path):
     corpus, _ = ui_corpus
     upload = tmp_path / "xoá tôi.txt"
     upload.write_text(DELETED_TEXT, encoding="utf-8")
@@ -208,6 +208,7 @@ def test_deleting_a_file_makes_its_question_abstain_while_the_rest_answer(page, 
     assert not (corpus / "xoá_tôi.txt").exists()
 
     page.get_by_role("tab", name="Hỏi đáp").click()
-    gone = ask(page, DELETED_QUESTION)
-    assert "Không tìm thấy câu trả lời" in gone.inner_text()
+    gone = ask(page, DELETED_QUESTION).inner_text()
+    # the default answerer may quote a neighbouring text or refuse; it never gives the deleted file's answer
+    assert "Lường Thị Hoa" not in gone and "xoá_tôi.txt" not in gone
     assert "Hà Tĩnh" in ask(page, QUESTION).inner_text()
