@@ -94,7 +94,10 @@ def test_stop_ends_a_streaming_answer_and_the_chat_goes_on(page, ui_service, mon
 
 def test_a_reload_keeps_the_conversation_and_a_new_one_clears_it(page, ui_service, monkeypatch):
     first = ui_service.ask(QUESTION).citations[0]
+    empty = page.evaluate("localStorage.getItem('virag-conversation')")
     ask(page, QUESTION)
+    # the turn is stored once its answer is complete, a moment after it shows
+    page.wait_for_function("saved => localStorage.getItem('virag-conversation') !== saved", arg=empty)
     assert "Hà Tĩnh" not in (page.evaluate("localStorage.getItem('virag-conversation')") or "Hà Tĩnh")  # encrypted
 
     calls = []
@@ -115,7 +118,6 @@ def test_a_reload_keeps_the_conversation_and_a_new_one_clears_it(page, ui_servic
     saved = page.evaluate("localStorage.getItem('virag-conversation')")
     ask(page, FOLLOW_UP)  # the restored turn is the history a follow-up leans on
     expect(page.locator("#virag-chat .virag-searched")).to_have_text([f"Đã tìm: {COMPLETED}"])
-    # the turn is stored once its answer is complete, a moment after it shows
     page.wait_for_function("saved => localStorage.getItem('virag-conversation') !== saved", arg=saved)
     reload(page)
     expect(page.locator("#virag-chat .virag-question")).to_have_text([QUESTION, FOLLOW_UP])
