@@ -49,43 +49,51 @@ def dir_mb(path: Path) -> float:
     return (path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())) / 1e6
 
 
-# -- embedding throughput ----------------------------------------------------
-def passages_of_tokens(encoder, paragraphs: list[str], tokens: int, n: int) -> list[str]:
-    """``n`` passages of exactly ``tokens`` tokens (prompt excluded), cut from consecutive paragraphs."""
-    tok = encoder.model.tokenizer
-    ids: list[int] = []
-    for p in paragraphs:
-        ids += tok(p, add_special_tokens=False)["input_ids"]
-        if len(ids) >= tokens * n:
-            break
-    return [tok.decode(ids[i * tokens : (i + 1) * tokens]) for i in range(n)]
+# -- backends: torch float32, ONNX float32, ONNX int8 ---------------------------
+BACKENDS = "torch:float32,onnx:float32,onnx:int8"
+COLD_QUESTION = "Cụm thi đua số 2 gồm bao nhiêu tỉnh?"
 
 
-def embed_throughput(paragraphs: list[str], n: int, tokens: int, precisions: list[str], repeats: int = 3) -> dict:
-    from rag.config import Settings
+def cold_ask(spec: str, repeats: int = 3) -> dict:
+    """Wall seconds of ``virag ask`` in a fresh process on the seeds (index built, model files cached), median
+    of ``repeats``: what a person scripting a few questions pays each time."""
+    backend, precision = spec.split(":")
+    virag = Path(sys.executable).with_name("virag")
+    sets = ["--set", f"backend={backend}", "--set", f"precision={precision}", "--set", f"reader_precision={precision}"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    subprocess.run([str(virag), "index", str(ROOT / "seeds"), *sets], env=env, capture_output=True, check=True)
+    runs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run([str(virag), "ask", COLD_QUESTION, "--corpus", str(ROOT / "seeds"), *sets], env=env,
+                       capture_output=True, check=True)
+        runs.append(time.perf_counter() - t)
+    return {"median_s": sorted(runs)[len(runs) // 2], "runs_s": runs}
 
-    from .machine import encoder_flops_per_token, matmul_gflops
 
-    out: dict = {"passage_tokens": tokens, "passages": n, "threads": os.cpu_count()}
-    for precision in precisions:
-        enc = Settings().with_(precision=precision).encoder()
-        texts = passages_of_tokens(enc, paragraphs, tokens, n)
-        seq = len(enc.model.tokenizer("passage: " + texts[0])["input_ids"])
-        enc.encode_documents(texts[:8])
-        runs = []
-        for _ in range(repeats):  # shared CPUs: the median of a few runs, not one draw
-            t = time.perf_counter()
-            enc.encode_documents(texts)
-            runs.append(time.perf_counter() - t)
-        s = sorted(runs)[len(runs) // 2]
-        flops = encoder_flops_per_token(enc.model[0].auto_model.config, seq) * seq
-        rate = matmul_gflops(precision)
-        out[precision] = {"passages_per_s": n / s, "tokens_per_s": n * seq / s, "seq_len": seq,
-                          "gflop_per_passage": flops / 1e9, "matmul_gflops": rate,
-                          "achieved_gflops": flops * n / s / 1e9, "fraction_of_bound": flops * n / s / 1e9 / rate,
-                          "runs_passages_per_s": [n / r for r in runs], "load": os.getloadavg()[0]}
-        log(f"embed {precision}: {n / s:.1f} passages/s ({flops * n / s / 1e9:.0f} of {rate:.0f} GFLOP/s)")
-    return out
+def backend_comparison(result: dict, out: Path, args: argparse.Namespace) -> None:
+    """Each backend in its own process (encoding, the reader, warm ask), then cold ``virag ask``, into
+    ``result["backends"]``, with ratios to torch float32."""
+    if not (out / "idx-seeds").is_dir():
+        real_index(ROOT / "seeds", out / "idx-seeds")
+    rows: dict = {}
+    for spec in args.backends.split(","):
+        log(f"backend {spec}: encoding, reader, warm ask")
+        rows[spec] = child("benchmarks.backends", spec, str(out / "idx-seeds"), "--passages", str(args.embed_passages))
+        log(f"backend {spec}: cold virag ask")
+        rows[spec]["cold_ask"] = cold_ask(spec)
+        rows[spec]["load"] = os.getloadavg()[0]
+        result["backends"] = {"rows": rows}
+        save_results(result, out)
+    base = rows.get("torch:float32")
+    if base:
+        result["backends"]["ratios_to_torch_float32"] = {spec: {
+            "encode_128": r["encode"]["128"]["passages_per_s"] / base["encode"]["128"]["passages_per_s"],
+            "encode_256": r["encode"]["256"]["passages_per_s"] / base["encode"]["256"]["passages_per_s"],
+            "reader_mean": r["mean_read_ms"] / base["mean_read_ms"],
+            "reader_p50": r["reader_ms"]["p50"] / base["reader_ms"]["p50"],
+            "cold_ask": r["cold_ask"]["median_s"] / base["cold_ask"]["median_s"]} for spec, r in rows.items()}
+    save_results(result, out)
 
 
 # -- indexes at each size ----------------------------------------------------
@@ -223,13 +231,13 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="paragraph counts of Vietnamese Wikipedia ('all' = every paragraph; default: %(default)s)")
     p.add_argument("--real", action="store_true", help="embed every size for real (default: the first size only)")
     p.add_argument("--queries", type=int, default=200, help="warm queries per size (default: %(default)s)")
-    p.add_argument("--embed-passages", type=int, default=96, help="~220-token passages for the throughput test")
-    p.add_argument("--precisions", default="float32,bfloat16")
+    p.add_argument("--embed-passages", type=int, default=64, help="passages of 128 and 256 tokens for the throughput test")
+    p.add_argument("--backends", default=BACKENDS, help="BACKEND:PRECISION list compared (default: %(default)s)")
     p.add_argument("--no-stock", action="store_true", help="skip the LangChain comparison")
     p.add_argument("--stock-rounds", type=int, default=2,
                    help="runs of each side of the LangChain comparison, alternated A B B A (default: %(default)s)")
     p.add_argument("--viquad-limit", type=int, help="ViQuAD-dev questions for doc_ndcg@10 (default: all)")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: embed,seeds,answerers,sizes,stock")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: backends,seeds,answerers,sizes,stock")
     p.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     return p
 
@@ -368,12 +376,11 @@ def run(args: argparse.Namespace) -> int:
     paragraphs = viwiki.paragraphs(viwiki.extract())
     sizes = [len(paragraphs) if s.strip() == "all" else min(int(s), len(paragraphs)) for s in args.sizes.split(",")]
     result = load_results(out)
-    if "embed" not in skip:
-        result["embedding"] = embed_throughput(paragraphs, args.embed_passages, 220, args.precisions.split(","))
-        save_results(result, out)
     if "seeds" not in skip:
         result["seeds"] = index_seeds(out)
         save_results(result, out)
+    if "backends" not in skip and "embed" not in skip:
+        backend_comparison(result, out, args)
     if "answerers" not in skip:
         answerer_latency(result, out)
     if "sizes" not in skip:

@@ -14,19 +14,20 @@ def markdown(r: dict) -> str:
     m = r.get("machine", {})
     lines.append(f"Machine: {m.get('cpus')} CPUs, Python {m.get('python')}; load average at start "
                  f"{_f((m.get('load_at_start') or [None])[0], 2)}, at end {_f((m.get('load_at_end') or [None])[0], 2)}.")
-    e = r.get("embedding")
-    if e:
-        runs = " (median of 3 runs)" if "runs_passages_per_s" in e.get("float32", {}) else ""
-        lines += ["", f"### Embedding throughput ({e['passages']} passages of {e['passage_tokens']} tokens + prompt, "
-                  f"{e['threads']} threads{runs})", "",
-                  "| precision | passages/s | tokens/s | GFLOP/passage | achieved GFLOP/s | matmul GFLOP/s | fraction of bound | load |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for p in ("float32", "bfloat16"):
-            if p in e:
-                x = e[p]
-                lines.append(f"| {p} | {_f(x['passages_per_s'])} | {_f(x['tokens_per_s'], 0)} | {_f(x['gflop_per_passage'], 2)} "
-                             f"| {_f(x['achieved_gflops'], 0)} | {_f(x['matmul_gflops'], 0)} | {_f(x['fraction_of_bound'], 2)} "
-                             f"| {_f(x['load'], 2)} |")
+    b = r.get("backends")
+    if b:
+        ratios = b.get("ratios_to_torch_float32", {})
+        lines += ["", "### Backends (each in its own process; ratios to torch float32 in brackets)", "",
+                  "| backend | encode 128 tok passages/s | encode 256 tok passages/s | reader per question p50 / mean ms "
+                  "| warm ask, reader, p50 / p95 ms | cold `virag ask` s | torch loaded | load |", "|---|---|---|---|---|---|---|---|"]
+        for spec, x in b["rows"].items():
+            q = ratios.get(spec, {})
+            lines.append(
+                f"| {spec} | {_f(x['encode']['128']['passages_per_s'])} ({_f(q.get('encode_128'), 2)}×) "
+                f"| {_f(x['encode']['256']['passages_per_s'])} ({_f(q.get('encode_256'), 2)}×) "
+                f"| {_f(x['reader_ms']['p50'])} / {_f(x['mean_read_ms'])} ({_f(q.get('reader_mean'), 2)}×) "
+                f"| {_f(x['ask_reader_ms']['p50'])} / {_f(x['ask_reader_ms']['p95'])} "
+                f"| {_f(x['cold_ask']['median_s'], 2)} ({_f(q.get('cold_ask'), 2)}×) | {x.get('torch_loaded')} | {_f(x.get('load'), 2)} |")
     s = r.get("seeds")
     if s:
         lines += ["", f"Seeds: {s['chunks']} chunks indexed in {_f(s['index_s'])} s "

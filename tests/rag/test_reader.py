@@ -25,6 +25,23 @@ def test_the_shipped_weights_load_offline_and_match_their_reference(encoder):
     assert ok, message
 
 
+def test_the_onnx_reader_reads_as_the_torch_reader(reader_assistant, encoder):
+    """The default reader runs on ONNX Runtime in float32: the same spans and margins as torch's (int8 moved the
+    best span for 9 of the 30 seed questions; evals/RESULTS.md)."""
+    from tests.conftest import SEED_DEV
+
+    reader = reader_assistant.answerer.reader
+    assert reader.run.name == "onnx"
+    reference = Reader.load(Path(encoder.builtin_path()), WEIGHTS, max_answer_tokens=reader.max_answer_tokens)
+    assert reference.run.name == "torch"
+    questions = [json.loads(line)["question"] for line in SEED_DEV.read_text(encoding="utf-8").splitlines()][:8]
+    for q in questions:
+        passages = [p.chunk.text for p in reader_assistant.retriever.run(q).passages[:5]]
+        ours, theirs = reader.read(q, passages), reference.read(q, passages)
+        assert [(s.start, s.end) for s in ours] == [(s.start, s.end) for s in theirs], q
+        assert max(abs(a.margin - b.margin) for a, b in zip(ours, theirs)) < 0.01, q
+
+
 def test_a_number_question_gets_the_number_with_exact_offsets(reader_assistant):
     answer = reader_assistant.ask("Hội nghị giao ban 6 tháng đầu năm 2021 khu vực miền Bắc được tổ chức tại bao nhiêu điểm cầu?")
     short = answer.short_answer
@@ -120,6 +137,9 @@ def test_bad_reader_weights_are_a_clear_error(tmp_path, encoder):
         Reader.load(Path(encoder.builtin_path()), bad)
     with pytest.raises(ModelError, match="missing"):
         Reader.load(Path(encoder.builtin_path()), tmp_path / "none.safetensors")
+    with pytest.raises(ModelError, match="reader.safetensors"):  # before any ONNX file is made from it
+        Reader.load(Path(encoder.builtin_path()), bad, backend="onnx", home=tmp_path / "home")
+    assert not (tmp_path / "home" / "models" / "onnx").exists() or not any((tmp_path / "home" / "models" / "onnx").rglob("*.onnx"))
 
 
 CLUSTER_III = "003_5072486995dc572e.txt"

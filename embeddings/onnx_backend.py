@@ -1,0 +1,82 @@
+"""The ONNX Runtime backend of the encoder: the tokenizer, one onnxruntime session, mean pooling in numpy.
+No torch: this is what a question pays for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .onnx_build import OnnxSpec, build, session
+
+INPUTS = ("input_ids", "attention_mask")
+OUTPUTS = ("last_hidden_state",)
+
+
+def encoder_spec(folder: Path, source: str) -> OnnxSpec:
+    """What the encoder's ONNX files are made from: ``source`` fingerprints the weights."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        heads, hidden = int(config["num_attention_heads"]), int(config["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"{folder}: no BERT config.json the ONNX backend can read ({exc}); use `--set backend=torch`."
+        raise ModelError(msg) from exc
+    return OnnxSpec("encoder", source, INPUTS, OUTPUTS, heads, hidden)
+
+
+def build_encoder(torch_model, spec: OnnxSpec, home: Path, precision: str) -> Path:
+    """Export a :class:`~embeddings.torch_backend.TorchModel`'s transformer (mean-pooled models only)."""
+    from .torch_backend import Positional
+
+    transformer = torch_model.transformer()
+    if transformer is None:
+        msg = "The ONNX backend takes mean-pooled sentence-transformers models only; use `--set backend=torch`."
+        raise ModelError(msg)
+    example = torch_model.model.preprocess(["Cụm thi đua số 2 gồm những tỉnh nào?"], prompt="query: ")
+    return build(spec, Positional(transformer, list(INPUTS)), tuple(example[n] for n in INPUTS), home, precision)
+
+
+class OnnxModel:
+    """An encoder's ONNX file: ``embed(texts, prompt)`` → L2-normalised float32 vectors, as sentence-transformers
+    computes them (its tokenisation, mean pooling over every token the mask keeps, prompt included)."""
+
+    name = "onnx"
+
+    def __init__(self, path: Path, folder: Path, *, threads: int) -> None:
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        try:
+            self.tokenizer_json = (folder / "tokenizer.json").read_text(encoding="utf-8")
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            st_config = folder / "sentence_bert_config.json"
+            limit = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length") if st_config.is_file() else None
+        except (OSError, ValueError) as exc:
+            msg = f"{folder}: cannot read the tokenizer or configuration ({exc}); run `virag model build`."
+            raise ModelError(msg) from exc
+        self.max_tokens = int(limit or config.get("max_position_embeddings", 512))
+        self.dimension = int(config["hidden_size"])
+        self._tokenizer = Tokenizer.from_str(self.tokenizer_json)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.max_tokens)
+        self._pad = self._tokenizer.token_to_id("<pad>") or 0
+        self.session = session(path, threads)
+        self.path = Path(path)
+
+    def embed(self, texts: list[str], prompt: str) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch([prompt + t for t in texts])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self._pad, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        tokens = self.session.run(list(OUTPUTS), {"input_ids": ids, "attention_mask": mask})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        vecs = (tokens * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    embed_question = embed
