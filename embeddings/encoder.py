@@ -49,8 +49,8 @@ class Encoder:
         self.home = Path(home).expanduser() if home else default_home()
         self.query_prompt, self.document_prompt = query_prompt, document_prompt
         self.batch_size, self.threads = batch_size, threads
-        self.backend = resolve_backend(backend, model)
-        self.precision = resolve_precision(precision, self.backend)
+        self.backend, self.precision = resolve_runtime(backend, precision, onnx_possible=model == BUILTIN_MODEL,
+                                                       onnx=("int8", "float32"))
         self._model = None
         self._counter = None  # a tokenizer for counting only (warm_up)
         self._fingerprint: str | None = None  # reads and hashes the model stamp: once per encoder
@@ -136,8 +136,11 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.warm_up()
-        lengths = [min(len(e.ids), self.max_tokens) for e in self._counter.encode_batch([prompt + t for t in texts])]
-        order = np.argsort([-n for n in lengths], kind="stable")
+        if self._model.pads:
+            lengths = [min(len(e.ids), self.max_tokens) for e in self._counter.encode_batch([prompt + t for t in texts])]
+            order = np.argsort([-n for n in lengths], kind="stable")
+        else:  # one text per run: nothing to pad, nothing to sort
+            order = np.arange(len(texts))
         size = self.batch_size
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         starts = range(0, len(texts), size)
@@ -207,21 +210,20 @@ def weights_digest(path: Path, name: str) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
-def resolve_backend(backend: str, model: str) -> str:
-    """With "auto": ONNX Runtime for the built-in model when onnxruntime is installed, else torch."""
+def resolve_runtime(backend: str, precision: str, *, onnx_possible: bool, onnx: tuple[str, str],
+                    torch: tuple[str, str] = ("float32", "bfloat16"), setting: str = "precision") -> tuple[str, str]:
+    """A model's backend and precision from the settings: "auto" runs on ONNX Runtime where it is installed
+    and ``onnx_possible``, else torch; precision "auto" is the first of the backend's two (``onnx``, ``torch``)."""
     if backend not in ("auto", "onnx", "torch"):
         msg = f"Setting 'backend' must be 'auto', 'onnx' or 'torch', got {backend!r}."
         raise ModelError(msg)
     if backend == "auto":
-        return "onnx" if model == BUILTIN_MODEL and importlib.util.find_spec("onnxruntime") else "torch"
-    return backend
-
-
-def resolve_precision(precision: str, backend: str) -> str:
-    allowed = {"onnx": ("int8", "float32"), "torch": ("float32", "bfloat16")}[backend]
+        backend = "onnx" if onnx_possible and importlib.util.find_spec("onnxruntime") else "torch"
+    allowed = onnx if backend == "onnx" else torch
     if precision == "auto":
-        return allowed[0]
+        return backend, allowed[0]
     if precision not in allowed:
-        msg = f"Setting 'precision' on the {backend} backend must be 'auto', {allowed[0]!r} or {allowed[1]!r}, got {precision!r}."
+        msg = (f"Setting '{setting}' on the {backend} backend must be 'auto', {allowed[0]!r} or {allowed[1]!r}, "
+               f"got {precision!r}.")
         raise ModelError(msg)
-    return precision
+    return backend, precision

@@ -43,6 +43,7 @@ class OnnxModel:
     computes them (its tokenisation, mean pooling over every token the mask keeps, prompt included)."""
 
     name = "onnx"
+    pads = False  # one text per run (embed)
 
     def __init__(self, path: Path, folder: Path, *, threads: int) -> None:
         from tokenizers import Tokenizer

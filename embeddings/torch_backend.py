@@ -16,6 +16,7 @@ class TorchModel:
     """A sentence-transformers model: ``embed(texts, prompt)`` → L2-normalised float32 vectors."""
 
     name = "torch"
+    pads = True  # batches are padded to their longest text: the encoder sorts them by tokens
 
     def __init__(self, path: str, *, label: str, offline: bool, precision: str = "float32", threads: int = 0) -> None:
         import torch

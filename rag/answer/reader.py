@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, ModelError
+from ..errors import ModelError
 from ..vietnamese import trim
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
@@ -173,17 +173,13 @@ def reader_runtime(backend: str, precision: str) -> tuple[str, str]:
     """The settings' backend and reader precision, resolved: "auto" is ONNX Runtime in float32 where onnxruntime
     is installed (int8 moved the best span for 9 of the 30 seed questions: the reader's scores are finer
     than the encoder's cosines); on torch, bfloat16 where the CPU computes it natively, else float32."""
-    import importlib.util
+    from embeddings.encoder import resolve_runtime
 
-    if backend == "auto":
-        backend = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
-    allowed = ("float32", "int8") if backend == "onnx" else ("float32", "bfloat16")
-    if precision == "auto":
-        return backend, "bfloat16" if backend == "torch" and bfloat16_is_fast() else allowed[0]
-    if precision not in allowed:
-        msg = f"Setting 'reader_precision' on the {backend} backend must be 'auto', {allowed[0]!r} or {allowed[1]!r}, got {precision!r}."
-        raise ConfigError(msg)
-    return backend, precision
+    backend, resolved = resolve_runtime(backend, precision, onnx_possible=True, onnx=("float32", "int8"),
+                                        setting="reader_precision")
+    if backend == "torch" and precision == "auto" and bfloat16_is_fast():  # asks torch: only on torch
+        return backend, "bfloat16"
+    return backend, resolved
 
 
 def sha256(path: Path) -> str:
@@ -228,8 +224,7 @@ class OnnxRun:
         self.session = session
 
     def __call__(self, ids, mask):
-        start, end = self.session.run(list(ONNX_OUTPUTS), {"input_ids": ids, "attention_mask": mask})
-        return start, end
+        return tuple(self.session.run(list(ONNX_OUTPUTS), {"input_ids": ids, "attention_mask": mask}))
 
 
 ONNX_INPUTS = ("input_ids", "attention_mask")
@@ -238,18 +233,13 @@ ONNX_OUTPUTS = ("start_logits", "end_logits")
 
 def onnx_spec(base: Path, shipped: Path):
     """What the reader's ONNX files are made from: the base model's weights and the shipped file."""
+    from embeddings.encoder import weights_digest
     from embeddings.onnx_backend import encoder_spec
     from embeddings.onnx_build import OnnxSpec
 
     shape = encoder_spec(base, "")
-    source = f"{folder_digest(base)}+{sha256(shipped)[:16]}"
+    source = f"{weights_digest(Path(base), str(base))}+{sha256(shipped)[:16]}"
     return OnnxSpec("reader", source, ONNX_INPUTS, ONNX_OUTPUTS, shape.num_heads, shape.hidden_size)
-
-
-def folder_digest(base: Path) -> str:
-    from embeddings.encoder import weights_digest
-
-    return weights_digest(Path(base), str(base))
 
 
 def build_onnx(base: Path, shipped: Path, home: Path, precision: str) -> Path:
