@@ -28,9 +28,7 @@ def settings_for(spec: str):
 
 def passages_of_tokens(encoder, paragraphs: list[str], tokens: int, n: int) -> list[str]:
     """``n`` passages of ``tokens`` tokens (prompt excluded), cut from consecutive paragraphs."""
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_str(encoder.model.tokenizer_json)
+    tok = encoder.model.tokenizer  # untruncated
     ids: list[int] = []
     for p in paragraphs:
         ids += tok.encode(p, add_special_tokens=False).ids

@@ -103,22 +103,15 @@ class Encoder:
     def warm_up(self) -> None:
         if self._model is not None:
             return
-        from tokenizers import Tokenizer
-
         if self.backend == "onnx":
             from .onnx_backend import OnnxModel
 
             model = OnnxModel(self.build_onnx(), Path(self.model_path()), threads=self.threads or cores())
         else:
             model = self._torch_model(self.precision)
-        # Counting has its own tokenizer, never reconfigured: a Rust tokenizer being reconfigured (truncation,
-        # padding) while another thread encodes with it raises "Already borrowed" (huggingface/tokenizers#537).
-        counter = Tokenizer.from_str(model.tokenizer_json)
-        counter.no_truncation()
-        counter.no_padding()
         # one short pass: the one-time kernel set-up belongs to loading, not to the first call
         model.embed(["Xin chào."], self.document_prompt)
-        self._counter, self._model = counter, model
+        self._counter, self._model = model.tokenizer, model  # untruncated, unpadded, never reconfigured
 
     @property
     def model(self):

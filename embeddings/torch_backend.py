@@ -33,7 +33,12 @@ class TorchModel:
         self.model.eval()
         if precision == "bfloat16":
             self.model.to(torch.bfloat16)
-        self.tokenizer_json = self.model.tokenizer.backend_tokenizer.to_str()
+        # for counting: its own copy, never reconfigured (sentence-transformers configures the one it holds)
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
         get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dimension = int(get())
         self.max_tokens = int(self.model.max_seq_length or 512)

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Collection, Iterator
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embeddings.encoder import Encoder
 
@@ -16,16 +16,19 @@ from .answer.protocol import Answerer, Lookup
 from .answer.reader import WEIGHTS as READER_WEIGHTS
 from .answer.sentences import SentenceAnswerer
 from .answer.tables import TableAnswers
-from .chain import AnswerChain, ViragRetriever, answer, in_thread
 from .config import Settings
 from .errors import ConfigError, IndexError_, InstructionsError, QuestionError
 from .index.indexer import Indexer, IndexReport
 from .index.folder import read_index
 from .index.memory import StoredIndex
+from .pipeline import answer, in_thread
 from .search.followup import condense, condense_with_llm
 from .search.query import clean
 from .search.retriever import HybridRetriever
 from .types import Answer, Query
+
+if TYPE_CHECKING:  # langchain loads when a chain or retriever is asked for, not for a question
+    from .chain import AnswerChain, ViragRetriever
 
 LLM_ANSWERERS = ("openai", "llamacpp")
 NO_WORDS_TEXT = "Câu hỏi không có từ nào để tìm kiếm; hãy đặt câu hỏi bằng chữ."
@@ -165,6 +168,8 @@ class Assistant:
     def as_retriever(self, k: int | None = None) -> ViragRetriever:
         """A langchain ``BaseRetriever`` over this corpus; each document's metadata holds its exact span
         (``source``, ``start``, ``end``) and place (``page``, ``section``, ``document``) as citations do."""
+        from .chain import ViragRetriever
+
         return ViragRetriever(retriever=self.retriever, k=k)
 
     @cached_property
@@ -181,6 +186,8 @@ class Assistant:
             for piece in qa.chain.stream({"input": "Còn cụm số III thì sao?", "history": ["Cụm số 2 gồm tỉnh nào?"]}):
                 print(piece, end="")
         """
+        from .chain import AnswerChain
+
         return AnswerChain(self._stream_given)
 
     def _stream_given(self, given: Any) -> Iterator[str | Answer]:

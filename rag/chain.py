@@ -1,27 +1,24 @@
-"""The langchain wiring: our retriever as a ``BaseRetriever``, the one path from a query to its answer, and
-an assistant as a Runnable (``invoke`` → the :class:`Answer`, ``stream`` → text pieces, async alike)."""
+"""The langchain wiring: our retriever as a ``BaseRetriever`` and an assistant as a Runnable (``invoke`` →
+the :class:`Answer`, ``stream`` → text pieces, async alike). Imported only when asked for: langchain_core
+takes about a second to import, which a plain question should not pay."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import run_in_executor
 
-from .answer.cite import cite, stream_answer
-from .answer.protocol import Answerer, Lookup
+from .answer.cite import cite
+from .pipeline import in_thread
 from .search.retriever import HybridRetriever
-from .types import Answer, Query
+from .types import Answer
 
-T = TypeVar("T")
-_DONE = object()  # the end of an iterator, or no chunk yet
+_NOTHING = object()  # no chunk yet
 
 
 class ViragRetriever(BaseRetriever):
@@ -51,29 +48,6 @@ class ViragRetriever(BaseRetriever):
                           "score": p.score, "rank": p.rank, "chunk_id": p.chunk_id},
             ))
         return docs
-
-
-def answer(retriever: HybridRetriever, query: Query, k: int | None, answerer: Answerer,
-           lookups: Sequence[Lookup] = (), instructions: str | None = None,
-           exclude: Collection[str] = ()) -> Iterator[str | Answer]:
-    """Retrieve ``k`` passages for ``query`` (None: the settings' ``top_k``), then answer: text pieces
-    (``[n]`` final), then the :class:`Answer`, timed.
-
-    ``lookups`` answer what needs no reading ("what does Điều N say", the cell of a table's row), each
-    ``None`` when it does not apply; the answerer answers the rest. ``instructions`` (a chat's system
-    message) go to an answerer that ``takes_instructions``; the lookups, which quote, are then skipped.
-    """
-    retrieval = retriever.run(query, k, exclude)
-    started = time.perf_counter()
-    if instructions:
-        pieces = answerer.stream(retrieval, instructions=instructions)
-    else:
-        found = next(filter(None, (lookup.run(retrieval) for lookup in lookups)), None)
-        pieces = stream_answer(found) if found is not None else answerer.stream(retrieval)
-    for piece in pieces:
-        if isinstance(piece, Answer):
-            piece.timings_ms.update(retrieve=retrieval.ms, answer=(time.perf_counter() - started) * 1000)
-        yield piece
 
 
 class AnswerChain(Runnable[Any, Answer]):
@@ -131,30 +105,10 @@ class AnswerChain(Runnable[Any, Answer]):
 
 def _joined(chunks: Iterable[Any]) -> Any:
     """An input that arrived in chunks, whole: added up as langchain does (str, dict pieces), else the last."""
-    whole = _DONE
+    whole = _NOTHING
     for chunk in chunks:
         try:
-            whole = chunk if whole is _DONE else whole + chunk
+            whole = chunk if whole is _NOTHING else whole + chunk
         except TypeError:
             whole = chunk
     return whole
-
-
-
-async def in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-    """The items of the iterator ``make()`` returns, each produced in a worker thread: answering loads
-    models, embeds and reads on the CPU, which would stall an event loop."""
-    items = await run_in_executor(None, make)
-    try:
-        while (item := await run_in_executor(None, next, items, _DONE)) is not _DONE:
-            yield item
-    finally:
-        # a consumer that stops early closes the answer (an LLM's open stream); after a cancellation the
-        # item being made still finishes in its thread, and the generator is closed when it is collected
-        if hasattr(items, "close"):
-            await run_in_executor(None, _close, items)
-
-
-def _close(items: Any) -> None:
-    with suppress(ValueError):  # "generator already executing": see above
-        items.close()

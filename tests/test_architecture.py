@@ -24,7 +24,7 @@ STAGES = [
     ("rag.index",),
     ("rag.search",),
     ("rag.answer",),
-    ("rag.chain", "rag.assistant"),
+    ("rag.pipeline", "rag.chain", "rag.assistant"),
     ("ui", "evals"),
     ("benchmarks",),
     ("ui.cli",),

@@ -18,6 +18,7 @@ import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import ModelError
 from ..vietnamese import trim
@@ -150,14 +151,33 @@ def load_tokenizer(base: Path):
 
 
 def window_tokenizer(base: Path):
-    """The base model's tokenizer (``tokenizers``, no transformers): what reading needs."""
-    from tokenizers import Tokenizer
+    """The base model's tokenizer (``tokenizers``, no transformers; the process's shared copy): what reading needs."""
+    from embeddings.tokenizer import plain_tokenizer
 
     files = sorted(Path(base).rglob("tokenizer.json"))
     if not files:
         msg = f"No tokenizer.json under {base}: rebuild the base model with `virag model build`."
         raise ModelError(msg)
-    return Tokenizer.from_file(str(files[0]))
+    return plain_tokenizer(files[0])
+
+
+class Window(NamedTuple):
+    """One window of a (question, passage) pair as the model reads it: ``sequence_ids`` 1 on passage tokens,
+    whose ``offsets`` are characters of the passage."""
+
+    ids: list[int]
+    sequence_ids: list[int | None]
+    offsets: list[tuple[int, int]]
+
+
+def pair_layout(tokenizer) -> tuple[list[int], list[int], list[int]]:
+    """The special tokens a pair is wrapped in (before the question, between, after the passage), read off
+    the tokenizer's own pair encoding: ``<s>``, ``</s></s>``, ``</s>`` for e5."""
+    enc = tokenizer.encode("a", "b")
+    seq = enc.sequence_ids
+    q = [i for i, s in enumerate(seq) if s == 0]
+    p = [i for i, s in enumerate(seq) if s == 1]
+    return enc.ids[: q[0]], enc.ids[q[-1] + 1 : p[0]], enc.ids[p[-1] + 1 :]
 
 
 def bfloat16_is_fast() -> bool:
@@ -289,15 +309,10 @@ class Reader:
         self.run = run
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
         self.batch_windows = batch_windows
-        # two copies, each configured once: reconfiguring a tokenizer another thread uses raises "Already borrowed"
-        self._pairs = tokenizer
-        self._pairs.no_padding()
-        self._pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
-        from tokenizers import Tokenizer
-
-        self._plain = Tokenizer.from_str(tokenizer.to_str())
-        self._plain.no_padding()
-        self._plain.no_truncation()
+        # untruncated and shared (the encoder's too): windows are cut here, as the tokenizer's own "only_second"
+        # truncation with a stride cuts them (tested), so no copy of it has to be loaded and configured
+        self.tokenizer = tokenizer
+        self._layout = pair_layout(tokenizer)
         self._lock = threading.Lock()  # one forward at a time: the cores are shared anyway
 
     @classmethod
@@ -331,16 +346,23 @@ class Reader:
         """At most a third of a window: the passage needs the rest (a pasted page as a question would
         leave it no room, and the tokenizer refuses to truncate then)."""
         limit = self.max_length // 3
-        offsets = self._plain.encode(question, add_special_tokens=False).offsets
+        offsets = self.tokenizer.encode(question, add_special_tokens=False).offsets
         return question if len(offsets) < limit else question[: offsets[limit - 1][1]]
 
-    def _windows(self, questions: list[str], passages: list[str]):
+    def _windows(self, questions: list[str], passages: list[str]) -> tuple[list[Window], list[int]]:
         """Every window of every pair (a long passage gives several, ``stride`` tokens shared), and its pair."""
-        pairs = [(self._shortened(q), p) for q, p in zip(questions, passages)]
+        before, between, after = self._layout
+        asked = self.tokenizer.encode_batch([self._shortened(q) for q in questions], add_special_tokens=False)
+        read = self.tokenizer.encode_batch(passages, add_special_tokens=False)
         windows, owners = [], []
-        for p, enc in enumerate(self._pairs.encode_batch(pairs)):
-            for window in (enc, *enc.overflowing):
-                windows.append(window)
+        for p, (q, passage) in enumerate(zip(asked, read)):
+            head = before + q.ids + between
+            room = self.max_length - len(head) - len(after)
+            prefix = [None] * len(before) + [0] * len(q.ids) + [None] * len(between)
+            for a, b in _spans(len(passage.ids), room, self.stride):
+                windows.append(Window(head + passage.ids[a:b] + after,
+                                      prefix + [1] * (b - a) + [None] * len(after),
+                                      [(0, 0)] * len(head) + passage.offsets[a:b] + [(0, 0)] * len(after)))
                 owners.append(p)
         return windows, owners
 
@@ -387,6 +409,19 @@ class Reader:
             a, b = trim(text, a, b)
             spans.append(ReadSpan(passage=p, text=text[a:b], start=a, end=b, score=score, null_score=nulls[p]))
         return spans
+
+
+def _spans(length: int, room: int, stride: int) -> list[tuple[int, int]]:
+    """Token ranges of a passage's windows: ``room`` tokens each, ``stride`` shared with the next, the last
+    ending at the passage's end (what ``tokenizers`` does for overflowing tokens)."""
+    if length <= room:
+        return [(0, length)]
+    spans = []
+    for start in range(0, length, room - stride):
+        spans.append((start, min(start + room, length)))
+        if spans[-1][1] == length:
+            break
+    return spans
 
 
 def _batches(lengths: list[int], size: int, slack: float = 1.25) -> list[list[int]]:

@@ -65,6 +65,27 @@ def test_windows_batched_by_length_read_as_each_passage_alone(reader_assistant):
     assert together[1].text.startswith("14") and all(abs(a.margin - b.margin) < 0.2 for a, b in zip(together, alone))
 
 
+def test_windows_are_cut_as_the_tokenizers_own_truncation_cuts_them(reader_assistant):
+    """The reader cuts windows from the shared, untruncated tokenizer; a configured copy of it ("only_second",
+    with the stride) must give the very same windows: ids, which tokens are the passage's, and their offsets."""
+    from tokenizers import Tokenizer
+
+    reader = reader_assistant.answerer.reader
+    reference = Tokenizer.from_str(reader.tokenizer.to_str())
+    reference.enable_truncation(reader.max_length, stride=reader.stride, strategy="only_second")
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    passages = [t[:n] for t in texts for n in (0, 40, 900, 2500, len(t))]  # one window, several, ending exactly
+    questions = ["Cụm thi đua số 2 gồm những tỉnh nào?", "ai chu tri hoi nghi", "x " * 200]  # the last is shortened
+    pairs = [(q, p) for q in questions for p in passages]
+    windows, owners = reader._windows([q for q, _ in pairs], [p for _, p in pairs])
+    expected = []
+    for p, enc in enumerate(reference.encode_batch([(reader._shortened(q), t) for q, t in pairs])):
+        for w in (enc, *enc.overflowing):
+            expected.append((p, w.ids, w.sequence_ids, [o if s == 1 else (0, 0) for o, s in zip(w.offsets, w.sequence_ids)]))
+    assert len(windows) > len(pairs)  # some passages span several windows
+    assert [(p, w.ids, w.sequence_ids, w.offsets) for p, w in zip(owners, windows)] == expected
+
+
 def test_a_sure_answer_in_the_first_passages_skips_reading_the_rest(reader_assistant, monkeypatch):
     reader = reader_assistant.answerer.reader
     calls = []
