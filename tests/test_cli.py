@@ -27,6 +27,21 @@ def test_ask_json_lists_all_14_provinces_with_exact_citation(capsys, seed_index_
     assert set(out["passages"][0]) >= {"rank", "source", "start", "end", "score", "text"}
 
 
+def test_the_virag_command_exits_at_once_with_its_answer_whole_and_its_status(seed_index_dir, seed_assistant):
+    """`virag ask` leaves what it loaded to the OS (ui.cli.run): the answer still arrives whole through a pipe,
+    and an error still exits 1."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "ui.cli", "ask", "--index", str(seed_index_dir), "--json"]
+    done = subprocess.run([*command, "Cụm thi đua số 2 gồm những tỉnh nào?"], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(p in json.loads(done.stdout)["answer"] for p in PROVINCES)
+    failed = subprocess.run([*command, " "], capture_output=True, text=True, timeout=300, check=False)
+    assert failed.returncode == 1 and "empty" in failed.stderr
+
+
 def test_index_then_ask_from_index(capsys, tmp_path, seed_assistant):
     corpus = tmp_path / "tài liệu"
     shutil.copytree(SEEDS, corpus)

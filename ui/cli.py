@@ -575,5 +575,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+# One question and out: what they loaded is left to the operating system, which drops it at once; freeing it
+# object by object (the tokenizer's 250,002 pieces alone take 0.36 s) was a fifth of a cold `virag ask`.
+FAST_EXIT = frozenset({"ask"})
+
+
+def run() -> None:
+    """The ``virag`` command: :func:`main`, then exit."""
+    code = main()
+    if _command(sys.argv[1:]) in FAST_EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
