@@ -19,7 +19,9 @@ CLUSTER_SOURCE = "004_67d702c3fe2dbdbb.txt"
 BASE = {"margin": 0.0, "has_span": 1.0, "reader_first": 1.0, "answerability": 0.0, "cosine": 0.86,
         "gap": 0.1, "agree": 0.0, "factoid": 1.0, "explain": 0.0, "list": 0.0, "folded": 0.0}
 READER_SURE = {**BASE, "margin": 11.0, "answerability": -4.0}
-SCORER_SURE = {**BASE, "margin": -12.0, "has_span": 0.0, "reader_first": 0.0, "answerability": 4.0,
+# the reader finds no span, just under "no answer" (a reader sure the passages do not answer makes the
+# fitted decision doubt the scorer too)
+SCORER_SURE = {**BASE, "margin": -2.0, "has_span": 0.0, "reader_first": 0.0, "answerability": 4.0,
                "cosine": 0.92, "gap": 0.4}
 NEITHER = {**BASE, "margin": -12.0, "has_span": 0.0, "reader_first": 0.0, "answerability": -8.0, "cosine": 0.80}
 
