@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -109,7 +110,22 @@ def build(spec: OnnxSpec, module, example: tuple, home: Path, precision: str) ->
     _record(folder, spec, (graph, weights))
     size = sum(p.stat().st_size for p in (graph, weights)) / 1e6
     logger.info("Built %s in %.0f s (%.0f MB)", graph, time.perf_counter() - started, size)
+    _remove_stale(folder.parent, spec.name)
     return graph
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Delete ``name``'s folders that an older export version made: this version never reads them again, and
+    each holds up to 600 MB. Folders of the current version stay (other weights another setting may use), and
+    so does any folder without a stamp yet (a build in progress)."""
+    for folder in parent.glob(f"{name}-*"):
+        try:
+            version = json.loads((folder / STAMP).read_text(encoding="utf-8")).get("export_version")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(version, int) and version < EXPORT_VERSION:
+            shutil.rmtree(folder, ignore_errors=True)
+            logger.info("Removed %s (ONNX files of export version %d)", folder, version)
 
 
 def _eager_attention(module) -> None:

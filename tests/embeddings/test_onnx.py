@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from embeddings.encoder import Encoder
-from embeddings.onnx_build import STAMP
+from embeddings.onnx_build import EXPORT_VERSION, STAMP
 from tests.conftest import ROOT, SEED_DEV
 
 QUESTIONS = [json.loads(line)["question"] for line in SEED_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -42,6 +42,13 @@ def test_onnx_files_are_built_offline_match_torch_and_follow_the_weights(tmp_pat
     builtin = Path(encoder.builtin_path())
     model = tiny_model(tmp_path / "tiny", builtin, seed=0)
     home = tmp_path / "home"
+    # what an older virag left (its export version), what another setting uses, a build in progress
+    onnx_dir = home / "models" / "onnx"
+    for folder, stamp in (("encoder-0ld", {"export_version": 1}), ("encoder-0ther", {"export_version": EXPORT_VERSION}),
+                          ("encoder-bu1lding", None)):
+        (onnx_dir / folder).mkdir(parents=True)
+        if stamp is not None:
+            (onnx_dir / folder / STAMP).write_text(json.dumps(stamp))
     # the second is cut at 512 tokens: ONNX cuts the shared tokenizer's ids as sentence-transformers truncates
     texts = ["Cụm thi đua số 2 gồm những tỉnh nào?", "Hội nghị tổng kết công tác thi đua năm 2024 " * 80, "Ai?"]
     reference = Encoder(str(model), backend="torch").encode_documents(texts)
@@ -52,6 +59,7 @@ def test_onnx_files_are_built_offline_match_torch_and_follow_the_weights(tmp_pat
         assert onnx.model.path.name == f"model.{precision}.onnx"
         assert onnx.fingerprint() == Encoder(str(model), backend="torch").fingerprint()  # one index for both
     folder = onnx.model.path.parent
+    assert {p.name for p in onnx_dir.iterdir()} == {folder.name, "encoder-0ther", "encoder-bu1lding"}
     assert set(json.loads((folder / STAMP).read_text())["files"]) == {f"model.{p}.onnx{data}" for p in ("float32", "int8") for data in ("", ".data")}
 
     tiny_model(model, builtin, seed=1)  # the weights change: new files, from the new weights
