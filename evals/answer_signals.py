@@ -42,6 +42,8 @@ def line_for(question, qa, proposer, k: int, gold_removed: bool) -> dict:
     reader, sentences = proposer.propose(retrieval)
     r, s = judge(q, reader, 0.0, qa.index.texts), judge(q, sentences, 0.0, qa.index.texts)
     short = reader.short_answer
+    held = held_quote(sentences, reader)
+    h = judge(q, held, 0.0, qa.index.texts) if held is not None else None
     return {
         "id": question.id, "article": _article(question), "gold_removed": gold_removed, "kind": query.kind,
         "signals": {k: round(v, 5) for k, v in signals(retrieval, reader, sentences).items()},
@@ -49,7 +51,27 @@ def line_for(question, qa, proposer, k: int, gold_removed: bool) -> dict:
                    "cited_ok": [c.supported for c in r.citations]},
         "sentences": {"correct": s.correct, "chars": len(sentences.text),
                       "cited_ok": [c.supported for c in s.citations]},
+        # the scorer's answer cut to the one quote that holds the reader's span (None: no such cut)
+        "held": None if h is None else {"correct": h.correct, "chars": len(held.text),
+                                        "cited_ok": [c.supported for c in h.citations]},
     }
+
+
+def held_quote(quoted, read):
+    """``quoted`` (several quotes) reduced to the one holding ``read``'s span, the span bolded: a candidate
+    rendering of the scorer's answer, measured on the folds before any adoption. None when there is
+    nothing to cut."""
+    from dataclasses import replace
+
+    short = read.short_answer
+    holding = [c for c in quoted.citations if short is not None and c.source == short.source
+               and c.start <= short.start and short.end <= c.end]
+    if not holding or len(quoted.citations) < 2:
+        return None
+    c = replace(holding[0], n=1)
+    a, b = short.start - c.start, short.end - c.start
+    text = " ".join(f"{c.quote[:a]}**{c.quote[a:b].strip()}**{c.quote[b:]}".split()) + " [1]"
+    return replace(quoted, text=text, citations=[c], short_answer=short)
 
 
 def sentence_rows(question, qa, answerer, k: int, gold_removed: bool) -> dict:

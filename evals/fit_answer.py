@@ -222,20 +222,52 @@ def _right_above(pr, ps, span, t, within, yr, ys) -> dict:
     return out
 
 
+def _held_arrays(rows: list[dict], ys, cs):
+    """The scorer's answer cut to the quote that holds the reader's span, where the lines record one (else
+    the whole answer): right, characters; and each line's supported and given citations per form."""
+    held = [r.get("held") for r in rows]
+    yh = np.array([h["correct"] if h else y for h, y in zip(held, ys)])
+    ch = np.array([h["chars"] if h else c for h, c in zip(held, cs)])
+    cited = {form: (np.array([sum(r[form]["cited_ok"]) for r in rows]), np.array([len(r[form]["cited_ok"]) for r in rows]))
+             for form in ("reader", "sentences")}
+    cited["held"] = (np.array([sum((h or r["sentences"])["cited_ok"]) for h, r in zip(held, rows)]),
+                     np.array([len((h or r["sentences"])["cited_ok"]) for h, r in zip(held, rows)]))
+    return yh, ch, cited
+
+
+def _citation_precision(choice, removed, cited, sentence_form: str) -> float:
+    """Supported citations over given ones, answered questions with their paragraph (as the eval counts)."""
+    given = (choice > 0) & ~removed
+    ok = np.where(choice == 1, cited["reader"][0], cited[sentence_form][0])[given].sum()
+    total = np.where(choice == 1, cited["reader"][1], cited[sentence_form][1])[given].sum()
+    return float(ok / total) if total else 0.0
+
+
 def fit_decision(rows: list[dict]) -> dict:
     x, yr, ys, removed, cr, cs, span = _decision_arrays(rows)
+    has_held = any(r.get("held") is not None for r in rows)
+    if has_held:
+        yh, ch, cited = _held_arrays(rows, ys, cs)
     parts = np.array([inner_fold(r["article"]) for r in rows])
     margin = x[:, 0]
     from rag.answer.decision import SIGNALS
 
     answerability = x[:, SIGNALS.index("answerability")]
     cv = {"combined": [], "reader": [], "sentences": []}
+    if has_held:
+        cv["combined_held"] = []
     for k in range(INNER_FOLDS):
         train, test = parts != k, parts == k
         wr, ws, t, within, pr, ps = _fit_on(train, x, yr, ys, removed, cr, cs, span)
+        choice = _choose(pr[test], ps[test], span[test], t, within)
         cv["combined"].append({"threshold": t, "reader_within": within,
-                               **_score(_choose(pr[test], ps[test], span[test], t, within), yr[test], ys[test],
-                                        removed[test], cr[test], cs[test])})
+                               **_score(choice, yr[test], ys[test], removed[test], cr[test], cs[test])})
+        if has_held:  # the same decision, the scorer's answer cut to the quote holding the reader's span
+            part = {form: (ok[test], n[test]) for form, (ok, n) in cited.items()}
+            cv["combined"][-1]["citation_precision"] = _citation_precision(choice, removed[test], part, "sentences")
+            cv["combined_held"].append({"threshold": t, "reader_within": within,
+                                        **_score(choice, yr[test], yh[test], removed[test], cr[test], ch[test]),
+                                        "citation_precision": _citation_precision(choice, removed[test], part, "held")})
         for name, score, y, chars, grid in (("reader", margin, yr, cr, np.arange(-6, 10, 0.25)),
                                             ("sentences", answerability, ys, cs, np.arange(-6, 4, 0.1))):
             t1, at = _single(score, y, removed, chars, train, grid)
