@@ -52,7 +52,6 @@ class Encoder:
         self.backend, self.precision = resolve_runtime(backend, precision, onnx_possible=model == BUILTIN_MODEL,
                                                        onnx=("int8", "float32"))
         self._model = None
-        self._counter = None  # a tokenizer for counting only (warm_up)
         self._fingerprint: str | None = None  # reads and hashes the model stamp: once per encoder
 
     # -- loading -----------------------------------------------------------
@@ -111,7 +110,7 @@ class Encoder:
             model = self._torch_model(self.precision)
         # one short pass: the one-time kernel set-up belongs to loading, not to the first call
         model.embed(["Xin chào."], self.document_prompt)
-        self._counter, self._model = model.tokenizer, model  # untruncated, unpadded, never reconfigured
+        self._model = model
 
     @property
     def model(self):
@@ -130,7 +129,7 @@ class Encoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.warm_up()
         if self._model.pads:
-            lengths = [min(len(e.ids), self.max_tokens) for e in self._counter.encode_batch([prompt + t for t in texts])]
+            lengths = [min(len(e.ids), self.max_tokens) for e in self._model.tokenizer.encode_batch([prompt + t for t in texts])]
             order = np.argsort([-n for n in lengths], kind="stable")
         else:  # one text per run: nothing to pad, nothing to sort
             order = np.arange(len(texts))
@@ -167,12 +166,12 @@ class Encoder:
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone, without special tokens."""
         self.warm_up()
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
+        return len(self._model.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def prompt_overhead(self, prompt: str) -> int:
         """Tokens the prompt and special tokens add to every input."""
         self.warm_up()
-        return len(self._counter.encode(prompt).ids)
+        return len(self._model.tokenizer.encode(prompt).ids)
 
     def fingerprint(self) -> str:
         """Identifies the exact weights: an index built with another model must be rebuilt."""

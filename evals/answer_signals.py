@@ -63,15 +63,13 @@ def held_quote(quoted, read):
     nothing to cut."""
     from dataclasses import replace
 
-    short = read.short_answer
-    holding = [c for c in quoted.citations if short is not None and c.source == short.source
-               and c.start <= short.start and short.end <= c.end]
-    if not holding or len(quoted.citations) < 2:
+    from rag.answer.combined import marked_quote
+
+    found = marked_quote(quoted, read) if len(quoted.citations) > 1 else None
+    if found is None:
         return None
-    c = replace(holding[0], n=1)
-    a, b = short.start - c.start, short.end - c.start
-    text = " ".join(f"{c.quote[:a]}**{c.quote[a:b].strip()}**{c.quote[b:]}".split()) + " [1]"
-    return replace(quoted, text=text, citations=[c], short_answer=short)
+    holding, marked = found
+    return replace(quoted, text=f"{marked} [1]", citations=[replace(holding, n=1)], short_answer=read.short_answer)
 
 
 def sentence_rows(question, qa, answerer, k: int, gold_removed: bool) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..types import Answer, Retrieval
+from ..types import Answer, Citation, Retrieval
 from .decision import Decision, signals
 from .protocol import Answerer
 from .reader_answerer import ReaderAnswerer
@@ -54,19 +54,27 @@ class CombinedAnswerer(Answerer):
         return replace(bolded(quoted, read), confidence=chance, answerer=self.name)
 
 
-def bolded(quoted: Answer, read: Answer) -> Answer:
-    """The sentence answer with the reader's span in bold where one of its quotes holds it (the span is
-    then its short answer too); unchanged otherwise."""
+def marked_quote(quoted: Answer, read: Answer) -> tuple[Citation, str] | None:
+    """The quote of ``quoted`` that holds ``read``'s short answer, and its text with that span in bold
+    (whitespace collapsed, as answers show quotes); None when no quote holds it."""
     short = read.short_answer
     holding = next((c for c in quoted.citations if short is not None and c.source == short.source
                     and c.start <= short.start and short.end <= c.end), None)
     if holding is None:
-        return quoted
+        return None
     a, b = short.start - holding.start, short.end - holding.start
-    marked = f"{holding.quote[:a]}**{holding.quote[a:b].strip()}**{holding.quote[b:]}"
+    return holding, " ".join(f"{holding.quote[:a]}**{holding.quote[a:b].strip()}**{holding.quote[b:]}".split())
+
+
+def bolded(quoted: Answer, read: Answer) -> Answer:
+    """The sentence answer with the reader's span in bold where one of its quotes holds it (the span is
+    then its short answer too); unchanged otherwise."""
+    found = marked_quote(quoted, read)
+    if found is None:
+        return quoted
+    holding, marked = found
     old = f"{' '.join(holding.quote.split())} [{holding.n}]"
-    new = f"{' '.join(marked.split())} [{holding.n}]"
-    return replace(quoted, text=quoted.text.replace(old, new, 1), short_answer=short)
+    return replace(quoted, text=quoted.text.replace(old, f"{marked} [{holding.n}]", 1), short_answer=read.short_answer)
 
 
-__all__ = ["CombinedAnswerer", "bolded"]
+__all__ = ["CombinedAnswerer", "bolded", "marked_quote"]

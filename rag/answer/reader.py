@@ -352,10 +352,13 @@ class Reader:
     def _windows(self, questions: list[str], passages: list[str]) -> tuple[list[Window], list[int]]:
         """Every window of every pair (a long passage gives several, ``stride`` tokens shared), and its pair."""
         before, between, after = self._layout
-        asked = self.tokenizer.encode_batch([self._shortened(q) for q in questions], add_special_tokens=False)
+        distinct = list(dict.fromkeys(questions))  # read() asks one question of every passage
+        encoded = self.tokenizer.encode_batch([self._shortened(q) for q in distinct], add_special_tokens=False)
+        asked = dict(zip(distinct, encoded))
         read = self.tokenizer.encode_batch(passages, add_special_tokens=False)
         windows, owners = [], []
-        for p, (q, passage) in enumerate(zip(asked, read)):
+        for p, passage in enumerate(read):
+            q = asked[questions[p]]
             head = before + q.ids + between
             room = self.max_length - len(head) - len(after)
             prefix = [None] * len(before) + [0] * len(q.ids) + [None] * len(between)
