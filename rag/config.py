@@ -87,11 +87,13 @@ class ChunkingOptions(Options):
 class IndexOptions(Options):
     """The vector index and how an index folder grows (``rag.index``)."""
 
-    flat_max_vectors: int = setting(100_000, "exact (flat) search up to this many chunks, HNSW above (exact "
-                                    "search is memory-bound; docs/benchmarks.md)", least=0)
-    hnsw_m: int = setting(32, "HNSW graph degree", least=1)
-    hnsw_ef_search: int = setting(512, "HNSW search breadth (its recall against exact search: "
-                                  "docs/benchmarks.md)", least=1)
+    flat_max_vectors: int = setting(100_000, "exact (flat) search up to this many chunks; above, an inverted "
+                                    "file of 8-bit codes finds candidates and the exact vectors score them "
+                                    "(Milvus: HNSW; docs/scale.md)", least=0)
+    ivf_nprobe: int = setting(64, "inverted lists searched per question above flat_max_vectors (recall "
+                              "against exact search: docs/scale.md)", least=1)
+    hnsw_m: int = setting(32, "Milvus's HNSW graph degree", least=1)
+    hnsw_ef_search: int = setting(512, "Milvus's HNSW search breadth", least=1)
     delta_max_chunks: int = setting(2000, "chunks of documents added since the last full write kept in a small "
                                     "delta segment (adding one document rewrites only the delta)", least=0,
                                     zero=" (0: no delta segment)")

@@ -24,6 +24,7 @@ from .format import (BASE_FILES, DELTA, Manifest, Segment, checksums, file_entry
                      segment_names, write_manifest, write_segment)
 from .lexical import KeywordIndex
 from .memory import StoredIndex, combine_moments, dense_moments
+from .store import Chunks, Texts
 from .vectors import FaissVectors, new_vector_index
 
 _CURRENT = "CURRENT"
@@ -37,13 +38,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _new_tmp(root: Path) -> Path:
+def new_tmp(root: Path) -> Path:
     tmp = root / f".tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     return tmp
 
 
-def _commit(root: Path, tmp: Path, manifest: Manifest, written: tuple[str, ...]) -> Path:
+def commit_version(root: Path, tmp: Path, manifest: Manifest, written: tuple[str, ...]) -> Path:
     """Write the manifest into ``tmp``, make it durable, rename it to a version and point ``CURRENT`` at it."""
     write_manifest(tmp, manifest)
     for name in (*written, "manifest.json"):
@@ -73,17 +74,17 @@ def write_index(root: Path, index: StoredIndex) -> Path:
     """Write ``index`` as a new version of ``root`` (one segment) and make it current; returns the version folder."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = _new_tmp(root)
+    tmp = new_tmp(root)
     try:
         files = (*index.vectors.save(tmp), *BASE_FILES)  # an external store leaves only its key map here
         index.manifest.vectors = index.vectors.describe()
         _save_segment(tmp, "", index)
         index.manifest.segments = [{"prefix": "", "chunks": len(index.chunks)}]
         index.manifest.checksums = checksums(tmp, files)
-        version = _commit(root, tmp, index.manifest, files)
+        version = commit_version(root, tmp, index.manifest, files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _remove_stale(root, keep=version.name)
+    remove_stale(root, keep=version.name)
     index.vectors.committed()  # now an external store may drop vectors only older versions used
     index.path = version
     return version
@@ -99,31 +100,31 @@ def _link(src: Path, dest: Path) -> None:
 def append_segment(root: Path, base: Path, old: Manifest, manifest: Manifest, delta: StoredIndex) -> Path:
     """Make current a new version of ``root``: the base segment of version ``base`` (whose manifest is
     ``old``), hard-linked, plus ``delta`` as its delta segment. ``manifest`` describes the result
-    (its ``files``); its segments and checksums are set here. Returns the version folder.
+    (its ``files``); its vectors, segments and checksums are set here. Returns the version folder.
 
     The base's files are neither re-read nor re-hashed (their checksums are ``old``'s): adding a
     document costs the size of the delta, not of the index; loading still checks every file.
     """
     root = Path(root)
+    manifest.vectors = old.vectors
+    manifest.segments = [next(s for s in old.segments if s["prefix"] == ""), {"prefix": DELTA, "chunks": len(delta.chunks)}]
     base_files = segment_names(old, "")
     delta_files = segment_names(manifest, DELTA)
-    tmp = _new_tmp(root)
+    tmp = new_tmp(root)
     try:
         for name in base_files:
             _link(base / name, tmp / name)
         delta.vectors.save(tmp, DELTA)
         _save_segment(tmp, DELTA, delta)
-        manifest.segments = [{"prefix": "", "chunks": dict(old.segment_sizes(0))[""]},
-                             {"prefix": DELTA, "chunks": len(delta.chunks)}]
         manifest.checksums = {**{name: old.checksums[name] for name in base_files}, **checksums(tmp, delta_files)}
-        version = _commit(root, tmp, manifest, delta_files)
+        version = commit_version(root, tmp, manifest, delta_files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _remove_stale(root, keep=version.name)
+    remove_stale(root, keep=version.name)
     return version
 
 
-def _remove_stale(root: Path, keep: str) -> None:
+def remove_stale(root: Path, keep: str) -> None:
     for p in root.iterdir():
         if p.is_dir() and p.name != keep and (p.name.startswith("v-") or p.name.startswith(".tmp-")):
             shutil.rmtree(p, ignore_errors=True)
@@ -146,25 +147,21 @@ def read_index(root: Path) -> StoredIndex | None:
     if opened is None:
         return None
     version, manifest = opened
-    prefixes = [s["prefix"] for s in manifest.segments] or [""]
+    prefixes = [s["prefix"] for s in manifest.segments]
     segments = [read_segment(version, manifest, prefix) for prefix in prefixes]
-    sizes = [(prefix, len(s.chunks)) for prefix, s in zip(prefixes, segments)]
     try:
-        keywords = KeywordIndex.load(version, sizes)
+        keywords = KeywordIndex.load(version, [shard for p in prefixes for shard in manifest.lexical_shards(p)])
     except (OSError, ValueError, KeyError) as exc:
         msg = f"Index {version}: the BM25 index (lexical.*) is unreadable ({exc})."
         raise IndexError_(msg) from None
     if len(segments) == 1:
         s = segments[0]
         return StoredIndex(manifest, s.chunks, s.vectors, s.texts, s.dense_stats, version, s.pages, keywords)
-    texts, pages = {}, {}
-    for s in segments:
-        texts.update(s.texts)
-        pages.update(s.pages)
+    stores = [s.store for s in segments]
     stats = combine_moments([(len(s.chunks), s.dense_stats) for s in segments], manifest.dimension)
-    chunks = [c for s in segments for c in s.chunks]
-    vectors = FaissVectors([part for s in segments for part in s.vectors.parts])  # only FAISS has a delta
-    return StoredIndex(manifest, chunks, vectors, texts, stats, version, pages, keywords)
+    vectors = FaissVectors([part for s in segments for part in s.vectors.parts])  # only local vectors have a delta
+    return StoredIndex(manifest, Chunks(stores), vectors, Texts(stores), stats, version, Texts(stores, pages=True),
+                       keywords)
 
 
 @contextmanager
@@ -240,7 +237,7 @@ class IndexFolder:
 
     def can_append(self, head: tuple[Path, Manifest] | None, chunks: int) -> bool:
         """Whether ``chunks`` more chunks may go to the delta segment of ``head``."""
-        if head is None or head[1].vectors or self.store != "faiss":
+        if head is None or head[1].vectors.get("store", "ivf") != "ivf" or self.store != "faiss":
             return False
         return dict(head[1].segment_sizes(0)).get(DELTA, 0) + chunks <= self.delta_max_chunks
 
@@ -253,7 +250,7 @@ class IndexFolder:
         sizes = dict(old.segment_sizes(0))
         prev = read_segment(version, old, DELTA) if DELTA in sizes else None
         dimension = old.dimension
-        delta_chunks = (prev.chunks if prev else []) + [c for d in documents for c in chunks[d.source]]
+        delta_chunks = (list(prev.chunks) if prev else []) + [c for d in documents for c in chunks[d.source]]
         kept = prev.vectors.reconstruct_n(0, prev.vectors.ntotal) if prev and prev.vectors.ntotal else None
         matrix = np.vstack([v for v in (kept, vectors) if v is not None]).reshape(-1, dimension)
         texts = {**(prev.texts if prev else {}), **{d.source: d.text for d in documents}}

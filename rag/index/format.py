@@ -1,8 +1,10 @@
 """The files of one index version: the manifest, each segment's data files, and their checksums. Never pickle.
 
-A version holds one or two *segments*: the base (``chunks.jsonl``, ``vectors.faiss``,
-``lexical.*`` …) and, after documents were only added, a small delta (``delta.chunks.jsonl``
-…) searched together with it. Every data file's sha256 is in the manifest and is checked on load.
+A version holds one or two *segments*: the base (``store.sqlite``, ``vectors.faiss``,
+``lexical.*`` …) and, after documents were only added, a small delta (``delta.store.sqlite``
+…) searched together with it. A segment written by the streaming writer keeps its BM25 as
+several shards (``bm25-000.lexical.*`` …), scored together with corpus-wide statistics. Every
+data file's sha256 is in the manifest and is checked on load.
 """
 
 from __future__ import annotations
@@ -10,20 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import IndexError_
-from ..types import Chunk, Step
+from ..types import Chunk
 from .lexical import KeywordIndex, lexical_files
+from .store import STORE_FILE, Chunks, ChunkStore, StoreWriter, Texts
 from .vectors import FaissVectors, VectorStore, open_vector_store
 
 # 3: documents.jsonl records each PDF's page start offsets; 4: the BM25 index is saved (lexical.*);
 # 5: BM25 as term-frequency postings with the diacritic tables, and an optional delta segment;
-# 6: a legal chunk's place as a structured path (kind, number, label, last), not text
-FORMAT_VERSION = 6
+# 6: a legal chunk's place as a structured path (kind, number, label, last), not text;
+# 7: chunks and texts in store.sqlite (read on demand), BM25 in shards, IVF vectors above flat_max_vectors
+FORMAT_VERSION = 7
 DELTA = "delta."  # file-name prefix of the delta segment (the base has none)
 
 
@@ -40,9 +47,11 @@ def file_entry(document, chunks: int) -> dict:
     return entry
 
 
-def segment_files(prefix: str = "") -> tuple[str, ...]:
-    """The data files of one segment, but its vectors (see :func:`segment_names`)."""
-    return (f"{prefix}chunks.jsonl", f"{prefix}documents.jsonl", f"{prefix}dense_stats.npy", *lexical_files(prefix))
+def segment_files(prefix: str = "", shards: list[str] | None = None) -> tuple[str, ...]:
+    """The data files of one segment, but its vectors (see :func:`segment_names`); ``shards``: the
+    prefixes of its BM25 shards (default: one, ``prefix``)."""
+    lexical = [name for shard in (shards or [prefix]) for name in lexical_files(shard)]
+    return (f"{prefix}{STORE_FILE}", f"{prefix}dense_stats.npy", *lexical)
 
 
 BASE_FILES = segment_files()  # plus the vectors' files
@@ -68,6 +77,14 @@ class Manifest:
     def segment_sizes(self, total: int) -> list[tuple[str, int]]:
         return [(s["prefix"], s["chunks"]) for s in self.segments] or [("", total)]
 
+    def lexical_shards(self, prefix: str) -> list[tuple[str, int]]:
+        """``(prefix, chunks)`` of each BM25 shard of segment ``prefix``."""
+        for s in self.segments:
+            if s["prefix"] == prefix:
+                return [tuple(x) for x in s.get("lexical", [[prefix, s["chunks"]]])]
+        msg = f"no segment {prefix!r} in this manifest"
+        raise KeyError(msg)
+
 
 def _vector_files(manifest: Manifest) -> tuple[str, ...]:
     return tuple(manifest.vectors.get("files", ())) if manifest.vectors else (FaissVectors.FILE,)
@@ -76,7 +93,7 @@ def _vector_files(manifest: Manifest) -> tuple[str, ...]:
 def segment_names(manifest: Manifest, prefix: str) -> tuple[str, ...]:
     """Every data file of the segment ``prefix``, its vectors' included."""
     vectors = _vector_files(manifest) if prefix == "" else (f"{prefix}{FaissVectors.FILE}",)
-    return (*vectors, *segment_files(prefix))
+    return (*vectors, *segment_files(prefix, [p for p, _ in manifest.lexical_shards(prefix)]))
 
 
 def _sha256(path: Path) -> str:
@@ -88,23 +105,10 @@ def _sha256(path: Path) -> str:
 
 
 def checksums(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
-    """The sha256 of each file ``names`` of ``folder``, as the manifest records them."""
-    return {name: _sha256(folder / name) for name in names}
-
-
-def _chunk_to_json(c: Chunk) -> str:
-    record = {"source": c.source, "start": c.start, "end": c.end, "text": c.text, "sentences": c.sentences}
-    if c.path or c.heading:
-        record.update(path=[[s.kind, s.number, s.label, s.last] for s in c.path], heading=c.heading)
-    return json.dumps(record, ensure_ascii=False)
-
-
-def _chunk_from_json(line: str) -> Chunk:
-    d = json.loads(line)
-    return Chunk(source=d["source"], start=d["start"], end=d["end"], text=d["text"],
-                 sentences=tuple(tuple(s) for s in d["sentences"]),
-                 path=tuple(Step(*s) for s in d.get("path", ())),
-                 heading=d.get("heading", ""))
+    """The sha256 of each file ``names`` of ``folder``, as the manifest records them (hashlib releases
+    the GIL: the files of a large index are hashed on every core)."""
+    with ThreadPoolExecutor() as pool:
+        return dict(zip(names, pool.map(lambda name: _sha256(folder / name), names)))
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
@@ -129,52 +133,56 @@ def load_manifest(version: Path) -> Manifest:
 
 
 def _check(version: Path, manifest: Manifest, names: tuple[str, ...]) -> None:
+    missing = [name for name in names if not (version / name).is_file()]
+    found = checksums(version, tuple(n for n in names if n not in missing))
     for name in names:
-        path = version / name
-        if not path.is_file() or _sha256(path) != manifest.checksums.get(name):
+        if name in missing or found[name] != manifest.checksums.get(name):
             msg = f"Index {version}: {name} is missing or corrupted (checksum mismatch)."
             raise IndexError_(msg)
 
 
 @dataclass
 class Segment:
-    """One segment as read from disk (its vectors memory-mapped)."""
+    """One segment: its chunks and texts (in memory, or read on demand from its store), its vectors
+    (memory-mapped when read from disk)."""
 
-    chunks: list[Chunk]
-    texts: dict[str, str]
-    pages: dict[str, tuple[int, ...]]
+    chunks: Sequence[Chunk]
+    texts: Mapping[str, str]
+    pages: Mapping[str, tuple[int, ...]]
     vectors: VectorStore
     dense_stats: np.ndarray
+    store: ChunkStore | None = None
+
+
+def write_store(path: Path, chunks: Iterable[Chunk], texts: Mapping[str, str],
+                pages: Mapping[str, tuple[int, ...]]) -> None:
+    """``store.sqlite`` of chunks and texts held in memory (every document of ``texts``, then the chunks)."""
+    writer = StoreWriter(path)
+    rows = {source: writer.add_document(source, text, pages.get(source, ())) for source, text in texts.items()}
+    for c in chunks:
+        writer.add_chunks([c], rows[c.source])
+    writer.close()
 
 
 def write_segment(folder: Path, prefix: str, segment: Segment, keywords: KeywordIndex) -> None:
     """``segment`` and its BM25 ``keywords`` as the files of segment ``prefix`` of ``folder`` (vectors apart)."""
-    with (folder / f"{prefix}chunks.jsonl").open("w", encoding="utf-8") as fh:
-        for c in segment.chunks:
-            fh.write(_chunk_to_json(c) + "\n")
+    write_store(folder / f"{prefix}{STORE_FILE}", segment.chunks, segment.texts, segment.pages)
     np.save(folder / f"{prefix}dense_stats.npy", segment.dense_stats, allow_pickle=False)
     keywords.save(folder, prefix)
-    with (folder / f"{prefix}documents.jsonl").open("w", encoding="utf-8") as fh:
-        for source, text in segment.texts.items():
-            record = {"source": source, "text": text, "pages": list(segment.pages.get(source, ()))}
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def read_segment(version: Path, manifest: Manifest, prefix: str) -> Segment:
-    """The segment ``prefix`` of ``version``, its checksums verified; :class:`IndexError_` when damaged."""
+    """The segment ``prefix`` of ``version``, its checksums verified; :class:`IndexError_` when damaged.
+    Its chunks and texts stay on disk, read when asked for."""
     _check(version, manifest, segment_names(manifest, prefix))
     vectors = open_vector_store(manifest, version, prefix)
-    with (version / f"{prefix}chunks.jsonl").open(encoding="utf-8") as fh:
-        chunks = [_chunk_from_json(line) for line in fh if line.strip()]
-    texts: dict[str, str] = {}
-    pages: dict[str, tuple[int, ...]] = {}
-    with (version / f"{prefix}documents.jsonl").open(encoding="utf-8") as fh:
-        for d in map(json.loads, fh):
-            texts[d["source"]] = d["text"]
-            if d.get("pages"):
-                pages[d["source"]] = tuple(d["pages"])
-    if len(chunks) != vectors.ntotal:
-        msg = f"Index {version}: {len(chunks)} chunks but {vectors.ntotal} vectors ({prefix}chunks.jsonl)."
+    try:
+        store = ChunkStore(version / f"{prefix}{STORE_FILE}")
+    except sqlite3.Error as exc:
+        msg = f"Index {version}: {prefix}{STORE_FILE} is unreadable ({exc})."
+        raise IndexError_(msg) from None
+    if store.n_chunks != vectors.ntotal:
+        msg = f"Index {version}: {store.n_chunks} chunks but {vectors.ntotal} vectors ({prefix}{STORE_FILE})."
         raise IndexError_(msg)
     stats = np.load(version / f"{prefix}dense_stats.npy", allow_pickle=False)
-    return Segment(chunks, texts, pages, vectors, stats)
+    return Segment(Chunks([store]), Texts([store]), Texts([store], pages=True), vectors, stats, store)

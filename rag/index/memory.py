@@ -1,8 +1,10 @@
-"""The index in memory, as queries use it: chunks in id order, their vectors, the texts they cite,
-BM25 over the chunks, and the moments that standardise dense scores."""
+"""The index as queries use it: chunks in id order, their vectors, the texts they cite, BM25 over the
+chunks, and the moments that standardise dense scores. Read from disk, the chunks and texts stay
+there (``rag/index/store.py``) and the vectors and BM25 arrays are memory-mapped."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,15 +19,16 @@ from .vectors import VectorStore, as_vector_store
 
 @dataclass
 class StoredIndex:
-    """An index in memory: chunks in id order, their vectors, and the source texts they cite."""
+    """An index: chunks in id order, their vectors, and the source texts they cite (lists and dicts, or
+    the read-on-demand views of ``rag.index.store``)."""
 
     manifest: Manifest
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     vectors: VectorStore  # inner product over L2-normalised vectors (a bare FAISS index is wrapped)
-    texts: dict[str, str]  # source → document text (offsets index it)
+    texts: Mapping[str, str]  # source → document text (offsets index it)
     dense_stats: np.ndarray | None = None  # row 0: mean vector; rows 1..d: covariance (see dense_moments)
     path: Path | None = None
-    pages: dict[str, tuple[int, ...]] = field(default_factory=dict)  # source → page start offsets (PDFs only)
+    pages: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # source → page start offsets (PDFs only)
     keywords: KeywordIndex | None = None  # BM25 over the chunk texts; built on first use or read from disk
     _outlines: dict[str, Outline | None] = field(default_factory=dict, repr=False)
 
@@ -39,6 +42,21 @@ class StoredIndex:
         if self.keywords is None:
             self.keywords = KeywordIndex([c.indexed_text for c in self.chunks], pair_weight=pair_weight)
         return self.keywords.with_pair_weight(pair_weight)
+
+    def structured_chunks(self) -> Iterator[tuple[int, Chunk]]:
+        """(id, chunk) of the chunks with a place in a legal outline (from the store: only those are read)."""
+        if hasattr(self.chunks, "structured"):
+            return self.chunks.structured()
+        return ((i, c) for i, c in enumerate(self.chunks) if c.path)
+
+    def chunk_ids_of(self, sources: Collection[str]) -> frozenset[int]:
+        """The ids of the chunks of ``sources``."""
+        if not sources:
+            return frozenset()
+        if hasattr(self.chunks, "ids_of"):
+            return frozenset(self.chunks.ids_of(sources))
+        wanted = set(sources)
+        return frozenset(i for i, c in enumerate(self.chunks) if c.source in wanted)
 
     def quote(self, source: str, start: int, end: int) -> str:
         return self.texts[source][start:end]

@@ -1,6 +1,7 @@
 """Vector stores: where an index keeps its chunk vectors, behind one protocol.
 
-``FaissVectors`` (files in the index folder, the default) and ``MilvusVectors``
+``FaissVectors`` (files in the index folder, the default; :class:`IvfVectors` above
+``flat_max_vectors``) and ``MilvusVectors``
 (``rag/index/milvus.py``: a Milvus collection; the folder keeps a key map) answer the same
 calls in chunk ids. A new store implements :class:`VectorStore` and is chosen in
 :func:`build_vector_store` / :func:`open_vector_store`; nothing else needs to know it.
@@ -8,6 +9,7 @@ calls in chunk ids. A new store implements :class:`VectorStore` and is chosen in
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -41,30 +43,115 @@ class VectorStore(Protocol):
         ...
 
 
-def new_vector_index(vectors: np.ndarray, dimension: int, *, flat_max: int | None = None, hnsw_m: int = 32,
-                     ef_construction: int = 80, ef_search: int = 512):
-    """A FAISS inner-product index: exact (flat) up to ``flat_max`` vectors (None: always), HNSW above it.
+def ivf_lists(n: int) -> int:
+    """Inverted lists for ``n`` vectors: about 4·√n (a power of two), with at least 39 training points each."""
+    want = max(1, min(4 * math.sqrt(n), n / 39))
+    return 1 << int(math.log2(want))
 
-    HNSW keeps the vectors themselves (``reconstruct`` is exact), so z-score fusion is unchanged;
-    only which dense candidates are found may differ (recall@10 measured in ``virag bench``).
-    """
+
+def new_vector_index(vectors: np.ndarray, dimension: int, *, flat_max: int | None = None, nprobe: int = 64):
+    """Exact (a FAISS flat inner-product index) up to ``flat_max`` vectors (None: always), :class:`IvfVectors` above."""
     import faiss
 
     if flat_max is not None and len(vectors) > flat_max:
-        index = faiss.IndexHNSWFlat(dimension, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = ef_construction
-        index.hnsw.efSearch = ef_search
-    else:
-        index = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return IvfVectors.build(vectors, nprobe=nprobe)
+    index = faiss.IndexFlatIP(dimension)
+    for lo in range(0, len(vectors), 65_536):  # a memory-mapped matrix is read a block at a time
+        index.add(np.ascontiguousarray(vectors[lo : lo + 65_536], dtype=np.float32))
     return index
 
 
 def index_kind(index) -> str:
-    """'hnsw' or 'flat' (of a FAISS index, or of the first segment of :class:`FaissVectors`)."""
+    """'ivf' or 'flat' (of a FAISS index or a store; of its first segment for :class:`FaissVectors`)."""
     index = index.parts[0] if isinstance(index, FaissVectors) else index
-    return "hnsw" if "HNSW" in type(index).__name__ else "flat"
+    return "ivf" if isinstance(index, IvfVectors) else "flat"
+
+
+class IvfVectors:
+    """Above ``flat_max_vectors``: an inverted-file index of 8-bit codes finds the candidates, and the
+    exact vectors, a raw float32 file memory-mapped, score them.
+
+    The codes (a quarter of the vectors' size) are all a search reads in bulk; ``reconstruct`` and the
+    scores returned are exact, so z-score fusion is unchanged and only which candidates are found
+    may differ (recall@10 against exact search: docs/scale.md). Unlike a graph index it is built a
+    block at a time from a file: memory stays bounded whatever the number of vectors.
+    """
+
+    INDEX_FILE, RAW_FILE = "vectors.ivf", "vectors.f32"
+
+    def __init__(self, index, raw: np.ndarray, nprobe: int) -> None:
+        self.index, self.raw, self.nprobe = index, raw, nprobe
+        index.nprobe = nprobe
+        self.ntotal, self.d = raw.shape
+        self.parts = [self]
+
+    @classmethod
+    def build(cls, raw: np.ndarray, *, nprobe: int = 64, seed: int = 0, block: int = 65_536) -> IvfVectors:
+        """Train on a sample of ``raw`` (an array or a memory map), then add it a block at a time."""
+        import faiss
+
+        n, d = raw.shape
+        nlist = ivf_lists(n)
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, 64 * nlist), replace=False))
+        index.train(np.ascontiguousarray(raw[sample], dtype=np.float32))
+        for lo in range(0, n, block):
+            index.add(np.ascontiguousarray(raw[lo : lo + block], dtype=np.float32))
+        return cls(index, raw, nprobe)
+
+    @classmethod
+    def open(cls, folder: Path, prefix: str, nprobe: int) -> IvfVectors:
+        import faiss
+
+        folder = Path(folder)
+        index = faiss.read_index(str(folder / f"{prefix}{cls.INDEX_FILE}"))
+        raw = np.memmap(folder / f"{prefix}{cls.RAW_FILE}", dtype=np.float32, mode="r").reshape(-1, index.d)
+        return cls(index, raw, nprobe)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        _, found = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(2 * k, self.ntotal))
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for r, (q, cand) in enumerate(zip(queries, found)):
+            cand = cand[cand >= 0]
+            exact = self.reconstruct_batch(cand) @ q
+            best = np.lexsort((cand, -exact))[:k]
+            scores[r, : len(best)], ids[r, : len(best)] = exact[best], cand[best]
+        return scores, ids
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(ids)  # memory-mapped rows read in file order
+        out = np.empty((len(ids), self.d), dtype=np.float32)
+        out[order] = self.raw[ids[order]]
+        return out
+
+    def reconstruct_n(self, start: int, n: int) -> np.ndarray:
+        return np.array(self.raw[start : start + n], dtype=np.float32)
+
+    def save(self, folder: Path, prefix: str = "") -> tuple[str, ...]:
+        import faiss
+
+        folder = Path(folder)
+        raw_path = folder / f"{prefix}{self.RAW_FILE}"
+        if isinstance(self.raw, np.memmap) and Path(self.raw.filename).resolve() == raw_path.resolve():
+            self.raw.flush()  # streamed there by the writer
+        else:
+            with raw_path.open("wb") as fh:
+                for lo in range(0, self.ntotal, 65_536):
+                    fh.write(np.ascontiguousarray(self.raw[lo : lo + 65_536], dtype=np.float32).tobytes())
+        faiss.write_index(self.index, str(folder / f"{prefix}{self.INDEX_FILE}"))
+        return (f"{prefix}{self.INDEX_FILE}", f"{prefix}{self.RAW_FILE}")
+
+    def describe(self) -> dict:
+        return {"store": "ivf", "files": [self.INDEX_FILE, self.RAW_FILE], "nprobe": self.nprobe,
+                "lists": int(self.index.nlist)}
+
+    def committed(self) -> None:
+        pass
 
 
 class FaissVectors:
@@ -124,14 +211,16 @@ class FaissVectors:
         index = self.parts[0]
         if len(self.parts) > 1:
             index = new_vector_index(self.reconstruct_n(0, self.ntotal), self.d,
-                                     flat_max=0 if index_kind(index) == "hnsw" else None)
+                                     flat_max=0 if index_kind(index) == "ivf" else None)
             self.__init__([index])
+        if isinstance(index, IvfVectors):
+            return index.save(folder, prefix)
         name = f"{prefix}{self.FILE}"
         faiss.write_index(index, str(Path(folder) / name))
         return (name,)
 
     def describe(self) -> dict:
-        return {}
+        return self.parts[0].describe() if isinstance(self.parts[0], IvfVectors) else {}
 
     def committed(self) -> None:
         pass
@@ -149,13 +238,16 @@ def build_vector_store(settings, index_dir: Path, manifest, chunks, vectors: np.
         from .milvus import build_vectors
 
         return build_vectors(settings, index_dir, manifest, chunks, vectors, old)
-    return FaissVectors([new_vector_index(vectors, manifest.dimension, flat_max=settings.index.flat_max_vectors,
-                                          hnsw_m=settings.index.hnsw_m, ef_search=settings.index.hnsw_ef_search)])
+    return as_vector_store(new_vector_index(vectors, manifest.dimension, flat_max=settings.index.flat_max_vectors,
+                                            nprobe=settings.index.ivf_nprobe))
 
 
 def open_vector_store(manifest, version: Path, prefix: str = "") -> VectorStore:
     """The vectors of segment ``prefix`` of an index version, from where its manifest says they live."""
-    if prefix == "" and manifest.vectors:
+    store = manifest.vectors.get("store") if prefix == "" else None
+    if store == "ivf":
+        return IvfVectors.open(version, prefix, manifest.vectors.get("nprobe", 64))
+    if store:
         from .milvus import open_vectors
 
         return open_vectors(manifest, version)

@@ -79,7 +79,7 @@ class HybridRetriever:
         s = self.options
         k = k or s.top_k
         pool = max(s.candidates, k)  # each side's candidates: never fewer than the passages asked for
-        hidden = self._chunks_of(exclude)
+        hidden = self.index.chunk_ids_of(exclude)
         # An unaccented query embeds poorly: the dense side gets its diacritics restored from the corpus.
         qvec = self.encoder.encode_query([query.dense_text])
         d_scores, d_ids = self.index.search(qvec, pool + len(hidden))
@@ -109,12 +109,6 @@ class HybridRetriever:
                                       dense_score=d_score, keyword_rank=kw_rank.get(i)))
         return Retrieval(query=query, query_vector=qvec[0], passages=passages, ms=(time.perf_counter() - started) * 1000,
                          named=min(len(named), k))
-
-    def _chunks_of(self, sources: Collection[str]) -> frozenset[int]:
-        if not sources:
-            return frozenset()
-        wanted = set(sources)
-        return frozenset(i for i, chunk in enumerate(self.index.chunks) if chunk.source in wanted)
 
     def _zscore(self, q: np.ndarray, dense_ids: list[int], kw_ids: list[int], kw_all: np.ndarray):
         s = self.options

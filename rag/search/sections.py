@@ -72,7 +72,7 @@ class Sections:
     @cached_property
     def _places(self) -> dict[str, list[tuple[int, _Place]]]:
         found: dict[str, list[tuple[int, _Place]]] = {}
-        for i, c in enumerate(self.chunks):
+        for i, c in self.index.structured_chunks():
             steps = {s.kind: s for s in c.path}
             article, clauses, points = steps.get("dieu"), steps.get("khoan"), steps.get("diem")
             if article is None:
@@ -87,7 +87,7 @@ class Sections:
     def _titles(self) -> dict[str, tuple[set[str], set[str]]]:
         """Each structured source's title and number as folded words, and the numbers in them."""
         titles = {}
-        for source in dict.fromkeys(c.source for c in self.chunks if c.path):
+        for source in dict.fromkeys(c.source for _, c in self.index.structured_chunks()):
             found = self.index.outline(source)
             words = set(re.findall(r"[\w/.-]+", fold(f"{found.title} {found.number}".lower()))) if found else set()
             titles[source] = (words, {n for w in words for n in re.findall(r"\d+", w)})

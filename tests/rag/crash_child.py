@@ -73,7 +73,7 @@ def main() -> int:
 
         rag.index.folder.os.replace = paused_replace
     elif point == "cleanup":
-        rag.index.folder._remove_stale = pause
+        rag.index.folder.remove_stale = pause
     elif point == "ask":
         rag.assistant.Assistant.ask = pause
     elif point != "embed":

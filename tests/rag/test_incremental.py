@@ -119,7 +119,7 @@ def test_an_index_of_the_previous_format_is_rebuilt_with_a_message(settings, enc
 def test_a_damaged_index_with_a_changed_file_is_rescanned_and_each_document_embedded_once(
         settings, encoder, corpus, tmp_path, monkeypatch):
     first = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
-    (first.index.path / "chunks.jsonl").write_text("garbage", encoding="utf-8")
+    (first.index.path / "store.sqlite").write_text("garbage", encoding="utf-8")
     target = corpus / "001_7d2fc00ee8fcd6c5.txt"
     target.write_text(target.read_text(encoding="utf-8") + "\nCâu này được thêm vào sau.\n", encoding="utf-8")
     embedded = []

@@ -56,7 +56,7 @@ def test_chunker_setting_change_rebuilds_with_a_message(settings, encoder, corpu
 
 def test_corrupted_index_is_rebuilt_with_a_message(settings, encoder, corpus, tmp_path):
     first = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
-    (first.index.path / "chunks.jsonl").write_text("garbage", encoding="utf-8")
+    (first.index.path / "store.sqlite").write_text("garbage", encoding="utf-8")
     report = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
     assert "corrupted" in report.rebuild_reason and len(report.index.chunks) == len(first.index.chunks)
 

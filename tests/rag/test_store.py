@@ -47,7 +47,7 @@ def test_pages_round_trip(tmp_path):
     idx.pages["b.pdf"] = (0, 12)
     write_index(tmp_path, idx)
     back = read_index(tmp_path)
-    assert back.pages == {"b.pdf": (0, 12)} and back.manifest.format_version == FORMAT_VERSION == 6
+    assert back.pages == {"b.pdf": (0, 12)} and back.manifest.format_version == FORMAT_VERSION == 7
     assert [back.page_of("b.pdf", o) for o in (0, 11, 12, 20)] == [1, 1, 2, 2]
     assert back.page_of("a.txt", 3) is None and back.page_of("missing.pdf", 0) is None
 
@@ -61,7 +61,7 @@ def test_an_older_format_asks_for_a_rebuild(tmp_path):
         read_index(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["chunks.jsonl", "vectors.faiss", "documents.jsonl", "dense_stats.npy"])
+@pytest.mark.parametrize("name", ["store.sqlite", "vectors.faiss", "lexical.exact.unigrams.docs.npy", "dense_stats.npy"])
 def test_corruption_is_detected(tmp_path, name):
     version = write_index(tmp_path, _index())
     with (version / name).open("r+b") as fh:
@@ -72,10 +72,10 @@ def test_corruption_is_detected(tmp_path, name):
 
 def test_one_flipped_byte_is_detected(tmp_path):
     version = write_index(tmp_path, _index())
-    data = bytearray((version / "documents.jsonl").read_bytes())
+    data = bytearray((version / "store.sqlite").read_bytes())
     data[data.index("một".encode()) + 1] ^= 0x01  # same size, still valid UTF-8: only the checksum can tell
-    (version / "documents.jsonl").write_bytes(bytes(data))
-    with pytest.raises(IndexError_, match=re.escape("documents.jsonl is missing or corrupted (checksum mismatch)")):
+    (version / "store.sqlite").write_bytes(bytes(data))
+    with pytest.raises(IndexError_, match=re.escape("store.sqlite is missing or corrupted (checksum mismatch)")):
         read_index(tmp_path)
 
 
@@ -87,7 +87,7 @@ def test_damaged_manifest_or_pointer_is_detected(tmp_path, damage):
     elif damage == "pointer":
         (tmp_path / "CURRENT").write_text("v-does-not-exist", encoding="utf-8")
     else:
-        (version / "chunks.jsonl").unlink()
+        (version / "store.sqlite").unlink()
     with pytest.raises(IndexError_, match=r"missing or (unreadable|corrupted)"):
         read_index(tmp_path)
 
