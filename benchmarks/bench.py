@@ -139,8 +139,8 @@ def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings,
         chunks.append(Chunk(source=source, start=0, end=len(text), text=text,
                             sentences=tuple(split_sentences(text, 0, len(text)))))
     started = time.perf_counter()
-    index = new_vector_index(vecs, vecs.shape[1], flat_max=settings.index.flat_max_vectors, hnsw_m=settings.index.hnsw_m,
-                             ef_search=settings.index.hnsw_ef_search)
+    index = new_vector_index(vecs, vecs.shape[1], flat_max=settings.index.flat_max_vectors,
+                             nprobe=settings.index.ivf_nprobe)
     vector_s = time.perf_counter() - started
     files = {}
     for source in texts:
@@ -159,7 +159,7 @@ def synthetic_index(paragraphs: list[str], base_dir: Path, dest: Path, settings,
 
 
 def recall_at_10(index_dir: Path, queries: np.ndarray, settings) -> dict:
-    """recall@10 of the HNSW index against exact search on the same vectors, and both latencies."""
+    """recall@10 of the inverted-file index against exact search on the same vectors, and both latencies."""
     import numpy as np
 
     from rag.index.folder import read_index
@@ -168,17 +168,17 @@ def recall_at_10(index_dir: Path, queries: np.ndarray, settings) -> dict:
     vecs = read_index(index_dir).all_vectors()
     flat = new_vector_index(vecs, vecs.shape[1])
     t = time.perf_counter()
-    hnsw = new_vector_index(vecs, vecs.shape[1], flat_max=0, hnsw_m=settings.index.hnsw_m, ef_search=settings.index.hnsw_ef_search)
+    ivf = new_vector_index(vecs, vecs.shape[1], flat_max=0, nprobe=settings.index.ivf_nprobe)
     build_s = time.perf_counter() - t
-    out = {"hnsw_build_s": build_s}
-    for name, ix in (("flat", flat), ("hnsw", hnsw)):
+    out = {"ivf_build_s": build_s}
+    for name, ix in (("flat", flat), ("ivf", ivf)):
         t = time.perf_counter()
         for q in queries:
             ix.search(q[None, :], 50)
         out[f"{name}_search_ms"] = (time.perf_counter() - t) * 1000 / len(queries)
     _, exact = flat.search(queries, 10)
-    _, approx = hnsw.search(queries, 10)
-    out["hnsw_recall@10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
+    _, approx = ivf.search(queries, 10)
+    out["ivf_recall@10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
     return out
 
 

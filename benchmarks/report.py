@@ -46,7 +46,7 @@ def markdown(r: dict) -> str:
         lines += ["", "### Vietnamese Wikipedia paragraphs (≥ 100 characters)", "",
                   "| paragraphs | vectors | chunks | vector index | index MB | indexing s | passages/s | tokens/s "
                   "| indexing peak RSS MB | add 1 doc s | cold start s | retrieval p50 / p95 ms | ask p50 / p95 ms "
-                  "| serving peak RSS MB | flat / HNSW search ms | HNSW recall@10 | load |",
+                  "| serving peak RSS MB | flat / IVF search ms | IVF recall@10 | load |",
                   "|" + "---|" * 17]
         for n, x in sizes.items():
             vec = x.get("vectors")
@@ -58,7 +58,7 @@ def markdown(r: dict) -> str:
                 f"| {_f(x.get('indexing_peak_rss_mb'), 0)} | {_f(x.get('add_one_document_s'), 2)} "
                 f"| {_f(x.get('cold_start_s'), 2)} | {_f(x['retrieve_ms']['p50'])} / {_f(x['retrieve_ms']['p95'])} "
                 f"| {_f(x['ask_ms']['p50'])} / {_f(x['ask_ms']['p95'])} | {_f(x.get('serving_peak_rss_mb'), 0)} "
-                f"| {_f(x.get('flat_search_ms'), 2)} / {_f(x.get('hnsw_search_ms'), 2)} | {_f(x.get('hnsw_recall@10'), 3)} "
+                f"| {_f(x.get('flat_search_ms'), 2)} / {_f(x.get('ivf_search_ms'), 2)} | {_f(x.get('ivf_recall@10'), 3)} "
                 f"| {_f(x.get('load'), 2)} |")
         if any(x.get("vectors") == "synthetic" for x in sizes.values()):
             lines += ["", "Synthetic vectors: the real text of the paragraphs (BM25, chunks, documents) with the first "

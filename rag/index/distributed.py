@@ -2,40 +2,38 @@
 
 What runs where:
 
-- the driver (this process) runs :class:`rag.index.indexer.Indexer`'s steps with two replaced: it hashes
-  the files instead of parsing them (``_load``), and the new and changed files' bytes go to the
-  workers instead of the local chunker and model (``_embed``). Deciding what changed, the delta
-  segment for added documents, and the one write under the index lock are the plain indexer's;
+- the driver (this process) runs :class:`rag.index.indexer.Indexer`'s steps with one replaced: the new
+  and changed files' bytes go to the workers instead of the local chunker and model (``_embed``).
+  Deciding what changed, the delta segment for added documents, and the streamed write under the
+  index lock are the plain indexer's: results are written in corpus order as they arrive;
 - each worker is a Ray actor that loads the embedding model once, then extracts text, chunks and
   embeds the batches it is given; a document that fails is reported with its reason, the rest go on.
 
 A killed worker is restarted by Ray and its unfinished calls are run again (``max_restarts``,
-``max_task_retries``); a batch that still fails is resubmitted to another worker. Results are
-keyed by source and nothing touches the store before the driver's final write, so a document is
-indexed once whatever was retried, and a crash at any point leaves the previous version live.
+``max_task_retries``); a batch that still fails is resubmitted to another worker. A batch's
+results are used once, whatever was retried, and nothing is live before the driver's commit, so a
+crash at any point leaves the previous version live.
 The workers need virag (``pip install "virag[scale]"``) and the same model on every node; the
 driver checks each result's model fingerprint.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from embeddings.encoder import Encoder
 
 from ..config import Settings
-from ..ingest.documents import Skipped, read_bytes
+from ..ingest.documents import read_bytes
 from ..errors import ConfigError, DocumentError, IndexError_
-from .indexer import Indexer, IndexReport
+from .indexer import Embedded, Indexer, IndexReport, Pending, _skip
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +47,6 @@ def _ray():
         msg = '`virag index --ray` needs Ray: pip install "virag[scale]".'
         raise ConfigError(msg) from None
     return ray
-
-
-@dataclass(frozen=True)
-class _Raw:
-    """A new or changed file, hashed by the driver, to be parsed by a worker."""
-
-    path: Path
-    source: str
-    sha256: str
-    size: int  # bytes, to size the workers' calls
 
 
 @dataclass(frozen=True)
@@ -169,13 +157,7 @@ class RayIndexer(Indexer):
         self._started = time.perf_counter()
         return super().run(corpus, index_dir, show_progress=show_progress)
 
-    def _load(self, path: Path, source: str, max_bytes: int) -> _Raw:
-        """Hash only: the workers parse. The bytes are read again when sent, so the driver never
-        holds the whole corpus."""
-        raw = read_bytes(path, source, max_bytes=max_bytes)
-        return _Raw(Path(path), source, hashlib.sha256(raw).hexdigest(), len(raw))
-
-    def _batches(self, fresh: list[_Raw], workers: int) -> list[list[_Raw]]:
+    def _batches(self, fresh: list[Pending], workers: int) -> list[list[Pending]]:
         """Large calls: the encoder sorts a call's passages by length, so small calls pad more and
         pay Ray's per-call cost more often (32 documents a call ran at half the plain rate)."""
         limit = self.batch_bytes or min(8_000_000, max(256_000, sum(r.size for r in fresh) // (4 * workers) + 1))
@@ -190,91 +172,100 @@ class RayIndexer(Indexer):
             batches.append(batch)
         return batches
 
-    def _embed(self, fresh: list[_Raw], report: IndexReport, show_progress: bool = False):
-        """Run every new or changed document through the workers; failures go to ``report.skipped``."""
-        results = self._run_workers(fresh, report)
-        done = [results[r.source]["document"] for r in fresh if r.source in results]
-        new_chunks = {d.source: results[d.source]["chunks"] for d in done}
-        parts = [results[d.source]["vectors"] for d in done]
-        vectors = np.vstack(parts) if parts else np.zeros((0, 1), dtype=np.float32)  # no model in the driver
-        return done, new_chunks, vectors
-
-    def _run_workers(self, fresh: list[_Raw], report: IndexReport) -> dict[str, dict]:
+    def _embed(self, fresh: list[Pending], report: IndexReport, show_progress: bool = False) -> Iterator[Embedded]:
+        """Every new or changed document through the workers, yielded in ``fresh``'s order as results
+        arrive (a batch waits only for those before it); failures go to ``report.skipped``."""
         ray = _ray()
         max_bytes = int(self.settings.chunking.max_file_mb * 1e6)
+        if not fresh:
+            return
         started_ray = self._connect()
         self.timings["ray_started"] = time.perf_counter() - self._started
-        results: dict[str, dict] = {}
         fingerprint = self.encoder.fingerprint()
         try:
             workers = self._start_workers()
             self.timings["workers_ready"] = time.perf_counter() - self._started
             load = {i: 0 for i in range(len(workers))}
-            pending = deque((batch, 1) for batch in self._batches(fresh, len(workers)))
+            batches = self._batches(fresh, len(workers))
+            pending = deque((j, 1) for j in range(len(batches)))
+            finished: dict[int, list[dict]] = {}  # batch → its results, until the batches before it are out
             in_flight: dict = {}
-            done = 0
+            next_out = done = 0
 
             def fail(source: str, reason: str) -> None:
                 nonlocal done
                 done += 1
-                report.skipped.append(Skipped(source, reason))
-                logger.warning("Skipped %s", reason)
+                _skip(report, source, reason)
                 if self.progress:
                     self.progress(Progress(source, 0, done, len(fresh), reason))
 
-            while pending or in_flight:
-                while pending and len(in_flight) < 2 * len(workers):  # two calls queued per worker
-                    batch, attempt = pending.popleft()
+            while next_out < len(batches):
+                # two calls queued per worker, and never far ahead of the batch to write next
+                while pending and len(in_flight) < 2 * len(workers) and pending[0][0] < next_out + 4 * len(workers):
+                    j, attempt = pending.popleft()
                     payload = []
-                    for r in batch:  # read again when sent: the driver never holds the whole corpus
+                    for r in batches[j]:  # read again when sent: the driver never holds the whole corpus
                         try:
                             payload.append((r.source, read_bytes(r.path, r.source, max_bytes=max_bytes)))
                         except DocumentError as exc:
                             fail(r.source, str(exc))
                     if not payload:
+                        finished[j] = []
                         continue
                     w = min(load, key=load.get)
                     load[w] += 1
-                    in_flight[workers[w].run.remote(payload)] = (batch, attempt, w)
-                ready, _ = ray.wait(list(in_flight), num_returns=1)
-                batch, attempt, w = in_flight.pop(ready[0])
-                if w in load:
-                    load[w] -= 1
-                try:
-                    out = ray.get(ready[0])
-                except ray.exceptions.RayError as exc:  # a dead worker, or an error outside any one document
-                    if isinstance(exc, ray.exceptions.ActorDiedError) and w in load:
-                        del load[w]  # Ray's restarts are used up: send nothing more to it
-                        logger.warning("Ray worker %d is dead; %d left.", w, len(load))
-                        if not load:
-                            msg = "Every Ray worker died; nothing was written (see the Ray logs: out of memory?)."
-                            raise IndexError_(msg) from exc
-                    if attempt < self.max_attempts:
-                        self.resubmitted += 1
-                        logger.warning("Ray worker failed on %d documents (%s); resubmitting.", len(batch), type(exc).__name__)
-                        pending.append((batch, attempt + 1))
-                    else:
-                        for r in batch:
-                            fail(r.source, f"{r.source}: its Ray worker failed {attempt} times ({type(exc).__name__}).")
-                    continue
-                for r in out:
-                    if r["fingerprint"] != fingerprint:
-                        msg = (f"A Ray worker (pid {r['pid']}) embeds with {r['fingerprint']}, the index needs "
-                               f"{fingerprint}: give every node the same model and settings.")
-                        raise IndexError_(msg)
-                    self.result_pids.add(r["pid"])
-                    if r["source"] in results:  # a batch that ran twice: keep the first
+                    in_flight[workers[w].run.remote(payload)] = (j, attempt, w)
+                if in_flight:
+                    ready, _ = ray.wait(list(in_flight), num_returns=1)
+                    j, attempt, w = in_flight.pop(ready[0])
+                    if w in load:
+                        load[w] -= 1
+                    try:
+                        out = ray.get(ready[0])
+                    except ray.exceptions.RayError as exc:  # a dead worker, or an error outside any one document
+                        if isinstance(exc, ray.exceptions.ActorDiedError) and w in load:
+                            del load[w]  # Ray's restarts are used up: send nothing more to it
+                            logger.warning("Ray worker %d is dead; %d left.", w, len(load))
+                            if not load:
+                                msg = "Every Ray worker died; nothing was written (see the Ray logs: out of memory?)."
+                                raise IndexError_(msg) from exc
+                        if attempt < self.max_attempts:
+                            self.resubmitted += 1
+                            logger.warning("Ray worker failed on %d documents (%s); resubmitting.", len(batches[j]),
+                                           type(exc).__name__)
+                            pending.appendleft((j, attempt + 1))
+                        else:
+                            for r in batches[j]:
+                                fail(r.source, f"{r.source}: its Ray worker failed {attempt} times ({type(exc).__name__}).")
+                            finished[j] = []
                         continue
-                    if "error" in r:
-                        fail(r["source"], r["error"])
-                        continue
-                    results[r["source"]] = r
-                    done += 1
-                    if self.progress:
-                        self.progress(Progress(r["source"], len(r["chunks"]), done, len(fresh), None, r["pid"]))
+                    finished[j] = self._check(out, fingerprint, fail)
+                    for r in finished[j]:
+                        done += 1
+                        if self.progress:
+                            self.progress(Progress(r["source"], len(r["chunks"]), done, len(fresh), None, r["pid"]))
+                while next_out in finished:
+                    for r in finished.pop(next_out):
+                        yield r["document"], r["chunks"], r["vectors"]
+                    next_out += 1
             for w in workers:
                 ray.kill(w)
         finally:
             if started_ray:
                 ray.shutdown()
-        return results
+
+    def _check(self, out: list[dict], fingerprint: str, fail) -> list[dict]:
+        """A call's results that embedded a document (the others reported); :class:`IndexError_` when a
+        worker's model differs from the driver's."""
+        kept = []
+        for r in out:
+            if r["fingerprint"] != fingerprint:
+                msg = (f"A Ray worker (pid {r['pid']}) embeds with {r['fingerprint']}, the index needs "
+                       f"{fingerprint}: give every node the same model and settings.")
+                raise IndexError_(msg)
+            self.result_pids.add(r["pid"])
+            if "error" in r:
+                fail(r["source"], r["error"])
+            else:
+                kept.append(r)
+        return kept

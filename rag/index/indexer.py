@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,12 +19,13 @@ from embeddings.encoder import Encoder
 from ..config import Settings
 from ..errors import CorpusError, DocumentError, IndexError_
 from ..ingest.chunking import Chunk, Chunker, chunker_for, chunker_settings
-from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document
+from ..ingest.documents import SUPPORTED_SUFFIXES, Skipped, list_files, load_document, read_bytes
 from ..types import Document
 from .folder import IndexFolder, gc_paused, read_index
-from .format import Manifest, file_entry
-from .memory import StoredIndex, dense_moments
+from .format import DELTA, Manifest, file_entry
+from .memory import StoredIndex
 from .vectors import build_vector_store
+from .writer import IndexWriter
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +96,29 @@ class IndexReport:
         return "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A new or changed file, hashed by the scan; parsed, chunked and embedded only when it is written,
+    so a run never holds the corpus."""
+
+    path: Path
+    source: str
+    sha256: str
+    size: int  # bytes (the Ray indexer sizes its calls by them)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scanned:
-    """One corpus file as the scan found it: ``document`` is what :meth:`Indexer._load` read when the file is
-    new or changed (to chunk and embed), None when it is unchanged (its chunks and vectors are reused)."""
+    """One corpus file as the scan found it: ``pending`` when it is new or changed (to chunk and embed),
+    None when it is unchanged (its chunks and vectors are reused)."""
 
     source: str
     path: str
-    document: object | None = None  # a Document, or anything with .source and .sha256 (the Ray indexer's)
+    pending: Pending | None = None
+
+
+Embedded = tuple[Document, list[Chunk], np.ndarray]  # a document, its chunks, their vectors
+EMBED_BATCH = 8192  # chunks per call to the encoder: it sorts a call by length, so large calls pad little
 
 
 def file_stat(path, entry: dict, max_bytes: int) -> tuple[dict | None, bool]:
@@ -126,9 +145,8 @@ class _Work:
     items: list[Scanned]
     stats: dict[str, dict]  # size and mtime of the files read
     old: StoredIndex | None = None
-    fresh: list = field(default_factory=list)  # the documents embedded
-    new_chunks: dict[str, list[Chunk]] = field(default_factory=dict)
-    new_vectors: np.ndarray | None = None
+    embedded: Iterator[Embedded] = iter(())  # the pending files, in corpus order (those that fail left out)
+    fresh: list[Embedded] = field(default_factory=list)  # embedded ahead, to append or to decide
 
 
 class Indexer:
@@ -178,51 +196,6 @@ class Indexer:
             logger.warning(moved)
         return old
 
-    def _assemble(self, docs: list[Document], new_chunks: dict[str, list[Chunk]], new_vectors: np.ndarray,
-                  old: StoredIndex | None, index_dir: Path) -> StoredIndex:
-        """The new index: ``docs`` in corpus order, fresh chunks and vectors for ``new_chunks``' documents,
-        the old ones for the rest (shared with :class:`rag.index.distributed.RayIndexer`)."""
-        old_by_source: dict[str, list[int]] = {}
-        if old:
-            for i, c in enumerate(old.chunks):
-                old_by_source.setdefault(c.source, []).append(i)
-        # the kept vectors in one read: an external store (Milvus) answers it in one round trip
-        kept = [i for d in docs if d.source not in new_chunks for i in old_by_source.get(d.source, [])]
-        old_vectors = old.vectors_of(kept) if old else None
-        chunks: list[Chunk] = []
-        parts: list[np.ndarray] = []
-        files: dict[str, dict] = {}
-        texts: dict[str, str] = {}
-        pages: dict[str, tuple[int, ...]] = {}
-        cursor = old_cursor = 0
-        for d in docs:  # keep corpus order so ids are stable and deterministic
-            if d.source in new_chunks:
-                cs = new_chunks[d.source]
-                vecs = new_vectors[cursor : cursor + len(cs)]
-                cursor += len(cs)
-            else:
-                ids = old_by_source.get(d.source, [])
-                cs = [old.chunks[i] for i in ids]
-                vecs = old_vectors[old_cursor : old_cursor + len(ids)]
-                old_cursor += len(ids)
-            chunks += cs
-            parts.append(vecs)
-            files[d.source] = (file_entry(d, len(cs)) if d.source in new_chunks
-                               else {**old.manifest.files.get(d.source, {}), "sha256": d.sha256, "chunks": len(cs)})
-            texts[d.source] = d.text
-            if d.pages:
-                pages[d.source] = d.pages
-        dimension = int(parts[0].shape[1]) if parts and parts[0].size else self.encoder.dimension
-        vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
-        manifest = Manifest(
-            model=self.encoder.fingerprint(), dimension=dimension,
-            chunker=self._chunker_settings(), files=files,
-        )
-        vector_index = build_vector_store(self.settings, index_dir, manifest, chunks, vectors, old)
-        # moments from the matrix in hand, not reconstructed back out of FAISS
-        return StoredIndex(manifest, chunks, vector_index, texts, dense_stats=dense_moments(vectors, dimension),
-                           pages=pages)
-
     def _head(self, folder: IndexFolder) -> tuple[Path, Manifest] | None:
         """The current version and its manifest when they can say which files changed (same model and
         chunker); None otherwise (:meth:`_reusable` then says why)."""
@@ -234,10 +207,11 @@ class Indexer:
             return None
         return opened
 
-    def _load(self, path: Path, source: str, max_bytes: int) -> Document:
-        """A new or modified file, read for :meth:`_embed`; anything with ``.source`` and ``.sha256``
-        (the Ray indexer only hashes here: its workers parse). Raises :class:`DocumentError`."""
-        return load_document(path, source, max_bytes=max_bytes)
+    @staticmethod
+    def _load(path: Path, source: str, max_bytes: int) -> Pending:
+        """A new or modified file, hashed (:class:`DocumentError` when it cannot be read); :meth:`_embed` parses it."""
+        raw = read_bytes(path, source, max_bytes=max_bytes)
+        return Pending(Path(path), source, hashlib.sha256(raw).hexdigest(), len(raw))
 
     def _scan(self, files: list[tuple[str, str]], known: dict[str, dict], report: IndexReport,
               reread: tuple[str, ...] = ()):
@@ -259,44 +233,47 @@ class Indexer:
             if stat:
                 stats[source] = stat
             try:
-                doc = self._load(path, source, max_bytes)
+                pending = self._load(path, source, max_bytes)
             except DocumentError as exc:
-                logger.info("Skipped %s", exc)  # the report carries it; the surfaces show it once
-                report.skipped.append(Skipped(source, str(exc)))
+                _skip(report, source, str(exc))
                 continue
-            if entry.get("sha256") == doc.sha256 and source not in reread:
+            if entry.get("sha256") == pending.sha256 and source not in reread:
                 unchanged.append(source)
                 items.append(Scanned(source=source, path=path))
             else:
                 (report.changed if entry else report.added).append(source)
-                items.append(Scanned(source=source, path=path, document=doc))
+                items.append(Scanned(source=source, path=path, pending=pending))
         return items, stats
 
-    def _embed(self, fresh: list[Document], report: IndexReport, show_progress: bool = False):
-        """Chunk and embed the new and changed documents: the documents indexed (in ``fresh``'s order),
-        their chunks, and the chunks' vectors in that order. A document that fails goes to
-        ``report.skipped`` and is left out."""
+    def _embed(self, pending: list[Pending], report: IndexReport, show_progress: bool = False) -> Iterator[Embedded]:
+        """Parse, chunk and embed ``pending``, yielding each document with its chunks and vectors in
+        ``pending``'s order, a batch of about :data:`EMBED_BATCH` chunks at a time. A file that fails
+        goes to ``report.skipped`` and is left out."""
         chunker = self.chunker()
-        new_chunks = {d.source: chunker.run(d) for d in fresh}
-        texts = [c.indexed_text for d in fresh for c in new_chunks[d.source]]
-        return fresh, new_chunks, self.encoder.encode_documents(texts, show_progress=show_progress)
+        max_bytes = int(self.settings.chunking.max_file_mb * 1e6)
+        batch: list[tuple[Document, list[Chunk]]] = []
+        size = 0
+        for p in pending:
+            try:
+                doc = load_document(p.path, p.source, max_bytes=max_bytes)
+                chunks = chunker.run(doc)
+            except DocumentError as exc:
+                _skip(report, p.source, str(exc))
+                continue
+            batch.append((doc, chunks))
+            size += len(chunks)
+            if size >= EMBED_BATCH:
+                yield from self._encode(batch, show_progress)
+                batch, size = [], 0
+        yield from self._encode(batch, show_progress)
 
-    def _embed_items(self, items: list[Scanned], report: IndexReport, show_progress: bool):
-        """:meth:`_embed` over the scanned items that are not unchanged; the items that failed are
-        dropped, the others hold the :class:`Document` s embedded."""
-        pending = [x.document for x in items if x.document is not None]
-        if not pending:
-            report.embedded_chunks = 0
-            return items, [], {}, None
-        fresh, new_chunks, new_vectors = self._embed(pending, report, show_progress)
-        report.embedded_chunks = sum(map(len, new_chunks.values()))
-        done = {d.source: d for d in fresh}
-        if len(done) < len(pending):  # failed as a whole file: as if it could not be read
-            report.added = [s for s in report.added if s in done]
-            report.changed = [s for s in report.changed if s in done]
-        items = [x if x.document is None else Scanned(source=x.source, path=x.path, document=done[x.source])
-                 for x in items if x.document is None or x.source in done]
-        return items, fresh, new_chunks, new_vectors
+    def _encode(self, batch: list[tuple[Document, list[Chunk]]], show_progress: bool) -> Iterator[Embedded]:
+        vectors = self.encoder.encode_documents([c.indexed_text for _, chunks in batch for c in chunks],
+                                                show_progress=show_progress) if batch else None
+        cursor = 0
+        for doc, chunks in batch:
+            yield doc, chunks, vectors[cursor : cursor + len(chunks)]
+            cursor += len(chunks)
 
     def _rescan(self, files: list, skipped: list[Skipped], report: IndexReport):
         """The index cannot be read: every file is read again and the index rebuilt from them."""
@@ -335,32 +312,44 @@ class Indexer:
             known = head[1].files if head else {}
             items, stats = self._scan(files, known, report, reread)
         if not items:
-            why = ("; ".join(s.reason for s in report.skipped[:5])
-                   or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})")
-            msg = f"Corpus '{corpus}' has no readable documents ({why})."
-            raise CorpusError(msg)
+            raise _unreadable(corpus, report)
         return _Work(corpus=corpus, files=files, skipped=skipped, head=head, known=known, items=items, stats=stats)
 
     def _prepare(self, work: _Work, folder: IndexFolder, report: IndexReport,
                  show_progress: bool) -> Literal["reuse", "append", "rewrite"]:
-        """Embed what is new and decide what the run does: ``append`` the added documents as a delta
-        segment (the index is not read), ``reuse`` the index as it is, or ``rewrite`` it as one segment.
-        A damaged index is rescanned before it is rewritten: every file read and embedded again."""
-        appendable = self._only_added(work, folder, report)
-        if appendable:  # embedded before the index is read: appending them never reads it
-            self._embed_work(work, report, show_progress)
-            if work.fresh and folder.can_append(work.head, report.embedded_chunks):
-                return "append"
-        rescanned = self._open(work, folder, report)
-        if rescanned or not appendable:  # embedded before the rescan, or not yet
-            self._embed_work(work, report, show_progress)
-        return "reuse" if work.old is not None and not report.wrote else "rewrite"
+        """Decide what the run does: ``append`` the added documents as a delta segment (embedded first, the
+        index never read), ``reuse`` the index as it is, or ``rewrite`` it (streamed, embedding as it
+        writes). A damaged index is rescanned first: every file read and embedded again."""
+        work.embedded = self._embed([x.pending for x in work.items if x.pending], report, show_progress)
+        if self._only_added(work, folder, report):
+            room = folder.delta_max_chunks - dict(work.head[1].segment_sizes(0)).get(DELTA, 0)
+            for embedded in work.embedded:  # up to what the delta can take: bounded
+                work.fresh.append(embedded)
+                if sum(len(e[1]) for e in work.fresh) > room:
+                    break
+            else:
+                if work.fresh:
+                    return "append"
+        if self._open(work, folder, report):  # rescanned: every file is pending again
+            work.fresh = []
+            work.embedded = self._embed([x.pending for x in work.items if x.pending], report, show_progress)
+        if work.old is not None and not (report.changed or report.rebuild_reason or self._removed(work)):
+            if not work.fresh:  # only added files: is any of them readable?
+                work.fresh = list(itertools.islice(work.embedded, 1))
+            if not work.fresh:
+                report.added = []
+                return "reuse"
+        return "rewrite"
+
+    @staticmethod
+    def _removed(work: _Work) -> list[str]:
+        return sorted(set(work.known) - {x.source for x in work.items})
 
     @staticmethod
     def _only_added(work: _Work, folder: IndexFolder, report: IndexReport) -> bool:
         """Whether documents were only added (none changed or removed) and the delta segment has room left:
         then they may go to it without reading the index."""
-        return (not report.changed and folder.can_append(work.head, 0)
+        return (bool(report.added) and not report.changed and folder.can_append(work.head, 0)
                 and set(work.known) <= {x.source for x in work.items})
 
     def _open(self, work: _Work, folder: IndexFolder, report: IndexReport) -> bool:
@@ -373,30 +362,73 @@ class Indexer:
         work.items, work.stats = self._rescan(work.files, work.skipped, report)
         return True
 
-    def _embed_work(self, work: _Work, report: IndexReport, show_progress: bool) -> None:
-        """:meth:`_embed_items` of the scanned files; the files no longer there are the removed ones."""
-        embedded = self._embed_items(work.items, report, show_progress)
-        work.items, work.fresh, work.new_chunks, work.new_vectors = embedded
-        if not work.items:
-            msg = f"Corpus '{work.corpus}': no document could be indexed; see the skipped files."
-            raise CorpusError(msg)
-        report.removed = sorted(set(work.known) - {x.source for x in work.items})
-
-    @staticmethod
-    def _append(work: _Work, folder: IndexFolder, report: IndexReport) -> None:
+    def _append(self, work: _Work, folder: IndexFolder, report: IndexReport) -> None:
         """The added documents as the delta segment; the rest of the index is neither read nor written."""
-        documents = len(work.known) + len(work.fresh)
-        report.counts = (documents, folder.append(work.head, work.fresh, work.new_chunks, work.new_vectors, work.stats))
+        done = {doc.source for doc, _, _ in work.fresh}
+        report.added = [s for s in report.added if s in done]
+        report.embedded_chunks = sum(len(chunks) for _, chunks, _ in work.fresh)
+        documents = [doc for doc, _, _ in work.fresh]
+        chunks = {doc.source: c for doc, c, _ in work.fresh}
+        vectors = np.vstack([v for _, _, v in work.fresh])
+        report.counts = (len(work.known) + len(done), folder.append(work.head, documents, chunks, vectors, work.stats))
 
     def _rewrite(self, work: _Work, folder: IndexFolder, report: IndexReport) -> None:
-        """The whole index as one segment: new chunks and vectors for the documents embedded, the old
-        ones for the rest."""
+        """The whole index, streamed in corpus order into one segment: new chunks and vectors for the
+        documents embedded, the old ones for the rest, read a batch of documents at a time."""
         old, known = work.old, work.known
-        docs = [x.document or Document(source=x.source, text=old.texts[x.source], sha256=known[x.source]["sha256"],
-                                       pages=old.pages.get(x.source, ()))
-                for x in work.items]
-        report.index = self._assemble(docs, work.new_chunks, work.new_vectors, old, folder.root)
-        for source, entry in report.index.manifest.files.items():  # size and mtime: the next run's shortcut
-            entry.update(work.stats.get(source) or {k: known[source][k] for k in ("size", "mtime_ns")
-                                                    if k in known.get(source, {})})
-        folder.write(report.index)
+        embedded = itertools.chain(work.fresh, work.embedded)
+        work.fresh = []
+        upcoming = next(embedded, None)
+        # the dimension without loading a model (the Ray driver has none)
+        dimension = old.manifest.dimension if old else upcoming[2].shape[1] if upcoming else self.encoder.dimension
+        manifest = Manifest(model=self.encoder.fingerprint(), dimension=int(dimension),
+                            chunker=self._chunker_settings(), files={})
+
+        def vectors(chunks, raw):
+            return build_vector_store(self.settings, folder.root, manifest, chunks, raw, old)
+
+        written, chunks_embedded = set(), 0
+        ix = self.settings.index
+        with IndexWriter(folder.root, manifest, build=vectors, shard_chunks=ix.bm25_shard_chunks) as writer:
+            for start in range(0, len(work.items), 1024):
+                batch = work.items[start : start + 1024]
+                kept = old.chunk_ids_by_source([x.source for x in batch if x.pending is None]) if old else {}
+                kept_vectors = old.vectors_of([i for ids in kept.values() for i in ids]) if old else None
+                cursor = 0
+                for x in batch:
+                    stat = work.stats.get(x.source) or {k: known[x.source][k] for k in ("size", "mtime_ns")
+                                                        if k in known.get(x.source, {})}
+                    if x.pending is None:
+                        ids = kept.get(x.source, [])
+                        vecs = kept_vectors[cursor : cursor + len(ids)]
+                        cursor += len(ids)
+                        writer.add(x.source, old.texts[x.source], old.pages.get(x.source, ()), old.chunks_by_id(ids), vecs)
+                        manifest.files[x.source] = {**old.manifest.files.get(x.source, {}), "sha256": known[x.source]["sha256"],
+                                                    "chunks": len(ids), **stat}
+                    elif upcoming is not None and upcoming[0].source == x.source:
+                        doc, chunks, vecs = upcoming
+                        upcoming = next(embedded, None)
+                        writer.add(doc.source, doc.text, doc.pages, chunks, vecs)
+                        manifest.files[x.source] = {**file_entry(doc, len(chunks)), **stat}
+                        chunks_embedded += len(chunks)
+                    else:  # it failed to parse: as if it could not be read
+                        continue
+                    written.add(x.source)
+            if not written:
+                raise _unreadable(work.corpus, report)
+            writer.commit()
+            report.index = writer.index()
+        report.embedded_chunks = chunks_embedded
+        report.added = [s for s in report.added if s in written]
+        report.changed = [s for s in report.changed if s in written]
+        report.removed = sorted(set(known) - written)
+
+
+def _unreadable(corpus: Path, report: IndexReport) -> CorpusError:
+    why = "; ".join(s.reason for s in report.skipped[:5]) or f"no supported files found ({', '.join(SUPPORTED_SUFFIXES)})"
+    return CorpusError(f"Corpus '{corpus}' has no readable documents ({why}).")
+
+
+def _skip(report: IndexReport, source: str, reason: str) -> None:
+    logger.info("Skipped %s", reason)  # the report carries it; the surfaces show it once
+    report.skipped.append(Skipped(source, reason))

@@ -49,14 +49,27 @@ class StoredIndex:
             return self.chunks.structured()
         return ((i, c) for i, c in enumerate(self.chunks) if c.path)
 
+    def chunk_ids_by_source(self, sources: Collection[str]) -> dict[str, list[int]]:
+        """The ids of the chunks of each of ``sources`` that has any, in id order."""
+        if not sources:
+            return {}
+        if hasattr(self.chunks, "ids_by_source"):
+            return self.chunks.ids_by_source(sources)
+        wanted, found = set(sources), {}
+        for i, c in enumerate(self.chunks):
+            if c.source in wanted:
+                found.setdefault(c.source, []).append(i)
+        return found
+
     def chunk_ids_of(self, sources: Collection[str]) -> frozenset[int]:
         """The ids of the chunks of ``sources``."""
-        if not sources:
-            return frozenset()
-        if hasattr(self.chunks, "ids_of"):
-            return frozenset(self.chunks.ids_of(sources))
-        wanted = set(sources)
-        return frozenset(i for i, c in enumerate(self.chunks) if c.source in wanted)
+        return frozenset(i for ids in self.chunk_ids_by_source(sources).values() for i in ids)
+
+    def chunks_by_id(self, ids: list[int]) -> list[Chunk]:
+        """The chunks ``ids``, in that order (from the store: one read)."""
+        if hasattr(self.chunks, "many"):
+            return self.chunks.many(ids)
+        return [self.chunks[i] for i in ids]
 
     def quote(self, source: str, start: int, end: int) -> str:
         return self.texts[source][start:end]

@@ -136,9 +136,12 @@ class ChunkStore:
         return chunk_of(row[0])
 
     def chunks(self, ids: Iterable[int]) -> list[Chunk]:
-        ids = list(ids)
-        marks = ",".join("?" * len(ids))
-        found = dict(self._all(f"SELECT id, record FROM chunks WHERE id IN ({marks})", tuple(ids))) if ids else {}
+        """The chunks ``ids``, in that order."""
+        ids, found = list(ids), {}
+        for lo in range(0, len(ids), 500):
+            part = ids[lo : lo + 500]
+            found.update(self._all(f"SELECT id, record FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                                   tuple(part)))
         return [chunk_of(found[i]) for i in ids]
 
     def iter_chunks(self, where: str = "", args: tuple = ()) -> Iterator[tuple[int, Chunk]]:
@@ -157,11 +160,16 @@ class ChunkStore:
         """The chunks of legal texts (those with a place in an outline), by id."""
         return self.iter_chunks("AND structured = 1")
 
-    def chunk_ids_of(self, sources: Iterable[str]) -> list[int]:
-        sources = list(sources)
-        marks = ",".join("?" * len(sources))
-        sql = f"SELECT c.id FROM chunks c JOIN documents d ON c.doc = d.row WHERE d.source IN ({marks})"
-        return [i for (i,) in self._all(sql, tuple(sources))] if sources else []
+    def ids_by_source(self, sources: Iterable[str]) -> dict[str, list[int]]:
+        """source → its chunk ids, in id order (sources without chunks left out)."""
+        sources, found = list(sources), {}
+        for lo in range(0, len(sources), 500):  # SQLite binds at most 32766 parameters
+            part = sources[lo : lo + 500]
+            sql = (f"SELECT d.source, c.id FROM chunks c JOIN documents d ON c.doc = d.row "
+                   f"WHERE d.source IN ({','.join('?' * len(part))}) ORDER BY c.id")
+            for source, i in self._all(sql, tuple(part)):
+                found.setdefault(source, []).append(i)
+        return found
 
     def document(self, source: str) -> tuple[str, tuple[int, ...]] | None:
         """The text and page starts of ``source``; None when the store has no such document."""
@@ -231,9 +239,21 @@ class Chunks(Sequence):
             for i, c in store.structured():
                 yield first + i, c
 
-    def ids_of(self, sources: Iterable[str]) -> set[int]:
-        sources = list(sources)
-        return {first + i for store, first in zip(self.stores, self.firsts) for i in store.chunk_ids_of(sources)}
+    def ids_by_source(self, sources: Iterable[str]) -> dict[str, list[int]]:
+        sources, found = list(sources), {}
+        for store, first in zip(self.stores, self.firsts):
+            for source, ids in store.ids_by_source(sources).items():
+                found.setdefault(source, []).extend(first + i for i in ids)
+        return found
+
+    def many(self, ids: Iterable[int]) -> list[Chunk]:
+        """The chunks ``ids``, in that order, one read per store."""
+        ids = [int(i) for i in ids]
+        out: dict[int, Chunk] = {}
+        for store, first, end in zip(self.stores, self.firsts, self.firsts[1:]):
+            mine = [i for i in ids if first <= i < end]
+            out.update(zip(mine, store.chunks([i - first for i in mine])))
+        return [out[i] for i in ids]
 
 
 class Texts(Mapping):

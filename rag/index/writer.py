@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +26,10 @@ import numpy as np
 from ..types import Chunk
 from .folder import commit_version, new_tmp, remove_stale
 from .format import Manifest, checksums, segment_names
-from .lexical import LexicalSegment
-from .store import STORE_FILE, StoreWriter
-from .vectors import IvfVectors, as_vector_store, new_vector_index
+from .lexical import KeywordIndex, LexicalSegment
+from .memory import StoredIndex
+from .store import STORE_FILE, Chunks, ChunkStore, StoreWriter, Texts
+from .vectors import IvfVectors, VectorStore, as_vector_store, new_vector_index
 
 SHARD_PREFIX = "bm25-{:03d}."
 
@@ -42,11 +43,14 @@ class IndexWriter:
     """
 
     def __init__(self, root: Path, manifest: Manifest, *, flat_max: int | None = None, nprobe: int = 64,
-                 shard_chunks: int = 100_000) -> None:
+                 shard_chunks: int = 100_000,
+                 build: Callable[[Sequence[Chunk], np.ndarray], VectorStore] | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.manifest = manifest
         self.flat_max, self.nprobe, self.shard_chunks = flat_max, nprobe, shard_chunks
+        self.build = build  # the vector store from every chunk and the raw vectors (default: FAISS, flat or IVF)
+        self.vectors: VectorStore | None = None
         self.tmp = new_tmp(self.root)
         self.store = StoreWriter(self.tmp / STORE_FILE)
         self._raw_path = self.tmp / IvfVectors.RAW_FILE
@@ -98,7 +102,10 @@ class IndexWriter:
         np.save(self.tmp / "dense_stats.npy", self.dense_stats(), allow_pickle=False)
         d = self.manifest.dimension
         raw = np.memmap(self._raw_path, dtype=np.float32, mode="r", shape=(self.n, d)) if self.n else np.zeros((0, d), np.float32)
-        vectors = as_vector_store(new_vector_index(raw, d, flat_max=self.flat_max, nprobe=self.nprobe))
+        if self.build is None:
+            vectors = as_vector_store(new_vector_index(raw, d, flat_max=self.flat_max, nprobe=self.nprobe))
+        else:
+            vectors = self.build(Chunks([ChunkStore(self.tmp / STORE_FILE)]), raw)
         vector_files = vectors.save(self.tmp)
         if IvfVectors.RAW_FILE not in vector_files:
             del raw
@@ -113,7 +120,18 @@ class IndexWriter:
         manifest.checksums = checksums(self.tmp, files)
         version = commit_version(self.root, self.tmp, manifest, files)
         remove_stale(self.root, keep=version.name)
+        vectors.committed()  # now an external store may drop vectors only older versions used
+        self.vectors, self.version = vectors, version
         return version
+
+    def index(self) -> StoredIndex:
+        """The version committed, opened as :func:`rag.index.folder.read_index` would (it was just
+        written: not hashed again)."""
+        store = ChunkStore(self.version / STORE_FILE)
+        keywords = KeywordIndex.load(self.version, self.manifest.lexical_shards(""))
+        return StoredIndex(self.manifest, Chunks([store]), self.vectors, Texts([store]),
+                           np.load(self.version / "dense_stats.npy", allow_pickle=False), self.version,
+                           Texts([store], pages=True), keywords)
 
     def abort(self) -> None:
         """Drop what was written (nothing, once committed)."""

@@ -66,7 +66,8 @@ def read_bytes(path: str | Path, source: str, *, max_bytes: int | None = None, s
                 raise DocumentError(msg)
             if max_bytes is not None and st.st_size > max_bytes:
                 raise DocumentError(_too_large(source, st.st_size, max_bytes))
-            raw = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for the size seen (+1 to notice growth), not the limit
+            raw = fh.read() if max_bytes is None else fh.read(min(st.st_size, max_bytes) + 1)
     except OSError as exc:
         msg = f"{source}: cannot be read ({exc.strerror or exc})."
         raise DocumentError(msg) from None

@@ -36,6 +36,7 @@ def main() -> int:
     import rag.assistant
     import rag.index.folder
     import rag.index.format
+    import rag.index.writer
 
     class FastEncoder(embeddings.encoder.Encoder):
         dimension = 384
@@ -73,7 +74,8 @@ def main() -> int:
 
         rag.index.folder.os.replace = paused_replace
     elif point == "cleanup":
-        rag.index.folder.remove_stale = pause
+        rag.index.folder.remove_stale = pause  # a delta appended
+        rag.index.writer.remove_stale = pause  # a version written whole
     elif point == "ask":
         rag.assistant.Assistant.ask = pause
     elif point != "embed":

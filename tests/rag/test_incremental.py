@@ -65,8 +65,8 @@ def test_an_add_links_the_base_and_reads_no_unchanged_file(settings, encoder, co
     first = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
     base = os.stat(first.index.path / "vectors.faiss").st_ino
     read = []
-    real = __import__("rag.index.indexer", fromlist=["load_document"]).load_document
-    monkeypatch.setattr("rag.index.indexer.load_document", lambda path, source, **kw: read.append(source) or real(path, source, **kw))
+    real = __import__("rag.index.indexer", fromlist=["read_bytes"]).read_bytes
+    monkeypatch.setattr("rag.index.indexer.read_bytes", lambda path, source, **kw: read.append(source) or real(path, source, **kw))
     (corpus / "zz_1 lễ hội.txt").write_text(NEW_DOCS["zz_1 lễ hội.txt"], encoding="utf-8")
     report = Indexer(settings, encoder).run(corpus, tmp_path / "idx")
     assert read == ["zz_1 lễ hội.txt"] and report.summary().startswith("6 documents, 24 chunks; 1 added")
