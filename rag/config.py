@@ -90,9 +90,9 @@ class IndexOptions(Options):
     flat_max_vectors: int = setting(100_000, "exact (flat) search up to this many chunks; above, an inverted "
                                     "file of 8-bit codes finds candidates and the exact vectors score them "
                                     "(Milvus: HNSW; docs/scale.md)", least=0)
-    ivf_nprobe: int = setting(64, "inverted lists searched per question above flat_max_vectors (recall "
+    ivf_nprobe: int = setting(256, "inverted lists searched per question above flat_max_vectors (recall "
                               "against exact search: docs/scale.md)", least=1)
-    bm25_shard_chunks: int = setting(100_000, "an index is written with its BM25 in shards of about this many "
+    bm25_shard_chunks: int = setting(50_000, "an index is written with its BM25 in shards of about this many "
                                      "chunks (bounds the writer's memory; scores do not change)", least=1)
     hnsw_m: int = setting(32, "Milvus's HNSW graph degree", least=1)
     hnsw_ef_search: int = setting(512, "Milvus's HNSW search breadth", least=1)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
+from collections.abc import Iterable
 import logging
 import math
 import re
@@ -119,38 +121,9 @@ class LexicalSegment:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalSegment:
-        vocab: dict[str, int] = {}
-        add = vocab.setdefault
-        flat: list[int] = []
-        lengths = np.zeros(len(texts), dtype=np.int32)
-        for i, text in enumerate(texts):
-            tokens = syllables(text)
-            lengths[i] = len(tokens)
-            flat += [add(t, len(vocab)) for t in tokens]
-        ids = np.asarray(flat, dtype=np.int64)
-        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-        words = list(vocab)
-        folded_ids: dict[str, int] = {}
-        fid = np.fromiter((folded_ids.setdefault(fold(w), len(folded_ids)) for w in words), dtype=np.int64,
-                          count=len(words))
-        hashes = {"exact": term_hashes(words), "folded": term_hashes(list(folded_ids))}
-        same_doc = doc[1:] == doc[:-1]
-        fields = {}
-        for kind, tokens in (("exact", ids), ("folded", fid[ids])):
-            h, width = hashes[kind], max(len(hashes[kind]), 1)
-            fields[f"{kind}.unigrams"] = _postings(doc, tokens, h, len(texts))
-            keys, pair = np.unique(tokens[:-1][same_doc] * width + tokens[1:][same_doc], return_inverse=True)
-            pair_hash = pair_hashes(h[keys // width], h[keys % width])
-            fields[f"{kind}.pairs"] = _postings(doc[1:][same_doc], pair.reshape(-1), pair_hash, len(texts),
-                                                cf=kind == "exact")
-        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
-        folded = hashes["folded"][fid]
-        by_folded = np.argsort(folded, kind="stable")  # stable: each folded key's forms stay in first-seen order
-        table = {"blob": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-                 "offsets": np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int64),
-                 "folded": folded[by_folded], "by_folded": by_folded.astype(np.int32),
-                 "count": np.bincount(ids, minlength=len(words)).astype(np.int64)}
-        return cls(len(texts), lengths, fields, table)
+        builder = SegmentBuilder()
+        builder.add(texts)
+        return builder.finish()
 
     def save(self, folder: Path, prefix: str = "") -> tuple[str, ...]:
         """Write the segment as :func:`lexical_files` ``(prefix)``; returns their names."""
@@ -183,6 +156,57 @@ class LexicalSegment:
             msg = f"{folder / f'{prefix}lexical.lengths.npy'}: {len(lengths)} chunks, the index has {n}."
             raise ValueError(msg)
         return cls(n, lengths, fields, table)
+
+
+class SegmentBuilder:
+    """Builds a :class:`LexicalSegment` from texts added a batch at a time: each text is tokenised when
+    added and kept only as 4-byte syllable ids, so a shard's texts need not be held."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.ids = array("i")
+        self.lengths = array("i")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def add(self, texts: Iterable[str]) -> None:
+        vocab, ids, lengths = self.vocab, self.ids, self.lengths
+        add = vocab.setdefault
+        for text in texts:
+            tokens = syllables(text)
+            lengths.append(len(tokens))
+            ids.extend([add(t, len(vocab)) for t in tokens])
+
+    def finish(self) -> LexicalSegment:
+        n = len(self.lengths)
+        lengths = np.frombuffer(self.lengths, dtype=np.int32).copy()
+        ids = np.frombuffer(self.ids, dtype=np.int32).astype(np.int64)
+        self.ids = array("i")  # freed before the postings are sorted
+        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        words = list(self.vocab)
+        folded_ids: dict[str, int] = {}
+        fid = np.fromiter((folded_ids.setdefault(fold(w), len(folded_ids)) for w in words), dtype=np.int64,
+                          count=len(words))
+        hashes = {"exact": term_hashes(words), "folded": term_hashes(list(folded_ids))}
+        same_doc = doc[1:] == doc[:-1]
+        fields = {}
+        for kind in ("exact", "folded"):
+            tokens = ids if kind == "exact" else fid[ids]
+            h, width = hashes[kind], max(len(hashes[kind]), 1)
+            fields[f"{kind}.unigrams"] = _postings(doc, tokens, h, n)
+            keys, pair = np.unique(tokens[:-1][same_doc] * width + tokens[1:][same_doc], return_inverse=True)
+            pair_hash = pair_hashes(h[keys // width], h[keys % width])
+            fields[f"{kind}.pairs"] = _postings(doc[1:][same_doc], pair.reshape(-1), pair_hash, n, cf=kind == "exact")
+            del keys, pair, tokens
+        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+        folded = hashes["folded"][fid]
+        by_folded = np.argsort(folded, kind="stable")  # stable: each folded key's forms stay in first-seen order
+        table = {"blob": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+                 "offsets": np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int64),
+                 "folded": folded[by_folded], "by_folded": by_folded.astype(np.int32),
+                 "count": np.bincount(ids, minlength=len(words)).astype(np.int64)}
+        return LexicalSegment(n, lengths, fields, table)
 
 
 def _spans(arrays: dict, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -49,15 +49,31 @@ def ivf_lists(n: int) -> int:
     return 1 << int(math.log2(want))
 
 
-def new_vector_index(vectors: np.ndarray, dimension: int, *, flat_max: int | None = None, nprobe: int = 64):
+def blocks(vectors: np.ndarray, size: int = 65_536):
+    """``(first row, block)`` of ``vectors``; a memory map is read from its file, not mapped: pages
+    mapped count in the process's resident memory, and building from 1.5 GB of vectors would."""
+    n = len(vectors)
+    if not isinstance(vectors, np.memmap):
+        for lo in range(0, n, size):
+            yield lo, np.ascontiguousarray(vectors[lo : lo + size], dtype=np.float32)
+        return
+    d = vectors.shape[1]
+    with open(vectors.filename, "rb") as fh:
+        fh.seek(vectors.offset)
+        for lo in range(0, n, size):
+            rows = min(size, n - lo)
+            yield lo, np.frombuffer(fh.read(rows * d * 4), dtype=np.float32).reshape(rows, d)
+
+
+def new_vector_index(vectors: np.ndarray, dimension: int, *, flat_max: int | None = None, nprobe: int = 256):
     """Exact (a FAISS flat inner-product index) up to ``flat_max`` vectors (None: always), :class:`IvfVectors` above."""
     import faiss
 
     if flat_max is not None and len(vectors) > flat_max:
         return IvfVectors.build(vectors, nprobe=nprobe)
     index = faiss.IndexFlatIP(dimension)
-    for lo in range(0, len(vectors), 65_536):  # a memory-mapped matrix is read a block at a time
-        index.add(np.ascontiguousarray(vectors[lo : lo + 65_536], dtype=np.float32))
+    for _, block in blocks(vectors):
+        index.add(block)
     return index
 
 
@@ -86,7 +102,7 @@ class IvfVectors:
         self.parts = [self]
 
     @classmethod
-    def build(cls, raw: np.ndarray, *, nprobe: int = 64, seed: int = 0, block: int = 65_536) -> IvfVectors:
+    def build(cls, raw: np.ndarray, *, nprobe: int = 256, seed: int = 0, block: int = 65_536) -> IvfVectors:
         """Train on a sample of ``raw`` (an array or a memory map), then add it a block at a time."""
         import faiss
 
@@ -96,10 +112,12 @@ class IvfVectors:
         index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
                                               faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
-        sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, 64 * nlist), replace=False))
-        index.train(np.ascontiguousarray(raw[sample], dtype=np.float32))
-        for lo in range(0, n, block):
-            index.add(np.ascontiguousarray(raw[lo : lo + block], dtype=np.float32))
+        # 40 points a list (faiss asks for 39): 250 MB of vectors at a million, whatever n is above that
+        sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, 40 * nlist), replace=False))
+        index.train(np.concatenate([b[sample[(sample >= lo) & (sample < lo + len(b))] - lo]
+                                    for lo, b in blocks(raw, block)]))
+        for _, b in blocks(raw, block):
+            index.add(b)
         return cls(index, raw, nprobe)
 
     @classmethod
@@ -246,7 +264,7 @@ def open_vector_store(manifest, version: Path, prefix: str = "") -> VectorStore:
     """The vectors of segment ``prefix`` of an index version, from where its manifest says they live."""
     store = manifest.vectors.get("store") if prefix == "" else None
     if store == "ivf":
-        return IvfVectors.open(version, prefix, manifest.vectors.get("nprobe", 64))
+        return IvfVectors.open(version, prefix, manifest.vectors["nprobe"])
     if store:
         from .milvus import open_vectors
 

@@ -26,7 +26,7 @@ import numpy as np
 from ..types import Chunk
 from .folder import commit_version, new_tmp, remove_stale
 from .format import Manifest, checksums, segment_names
-from .lexical import KeywordIndex, LexicalSegment
+from .lexical import KeywordIndex, SegmentBuilder
 from .memory import StoredIndex
 from .store import STORE_FILE, Chunks, ChunkStore, StoreWriter, Texts
 from .vectors import IvfVectors, VectorStore, as_vector_store, new_vector_index
@@ -38,11 +38,11 @@ class IndexWriter:
     """Writes one index version of ``root`` (a single segment) from documents added in chunk-id order.
 
     ``manifest`` describes the result (model, dimension, chunker, files); its vectors, segments and
-    checksums are set here. Memory holds one BM25 shard's texts and the current document, whatever
+    checksums are set here. Memory holds one BM25 shard's syllable ids and the current document, whatever
     the number of chunks.
     """
 
-    def __init__(self, root: Path, manifest: Manifest, *, flat_max: int | None = None, nprobe: int = 64,
+    def __init__(self, root: Path, manifest: Manifest, *, flat_max: int | None = None, nprobe: int = 256,
                  shard_chunks: int = 100_000,
                  build: Callable[[Sequence[Chunk], np.ndarray], VectorStore] | None = None) -> None:
         self.root = Path(root)
@@ -57,7 +57,7 @@ class IndexWriter:
         self._raw = self._raw_path.open("wb")
         d = manifest.dimension
         self._sum, self._outer = np.zeros(d, dtype=np.float64), np.zeros((d, d), dtype=np.float64)
-        self._texts: list[str] = []
+        self._bm25 = SegmentBuilder()
         self._shards: list[tuple[str, int]] = []
         self.n = 0
 
@@ -76,14 +76,14 @@ class IndexWriter:
         self._sum += v.sum(axis=0)
         self._outer += v.T @ v
         self.n += len(chunks)
-        self._texts += [c.indexed_text for c in chunks]
-        if len(self._texts) >= self.shard_chunks:
+        self._bm25.add(c.indexed_text for c in chunks)
+        if len(self._bm25) >= self.shard_chunks:
             self._flush_shard(SHARD_PREFIX.format(len(self._shards)))
 
     def _flush_shard(self, prefix: str) -> None:
-        LexicalSegment.build(self._texts).save(self.tmp, prefix)
-        self._shards.append((prefix, len(self._texts)))
-        self._texts = []
+        shard, self._bm25 = self._bm25, SegmentBuilder()
+        self._shards.append((prefix, len(shard)))
+        shard.finish().save(self.tmp, prefix)
 
     def dense_stats(self) -> np.ndarray:
         """The moments :func:`rag.index.memory.dense_moments` computes, from the sums."""
@@ -95,7 +95,7 @@ class IndexWriter:
 
     def commit(self) -> Path:
         """Build the vector index, write the manifest and make the version current; returns its folder."""
-        if self._texts or not self._shards:  # the last shard; one shard alone keeps the plain names
+        if len(self._bm25) or not self._shards:  # the last shard; one shard alone keeps the plain names
             self._flush_shard(SHARD_PREFIX.format(len(self._shards)) if self._shards else "")
         self.store.close()
         self._raw.close()
