@@ -393,7 +393,10 @@ class Indexer:
             for start in range(0, len(work.items), 1024):
                 batch = work.items[start : start + 1024]
                 kept = old.chunk_ids_by_source([x.source for x in batch if x.pending is None]) if old else {}
-                kept_vectors = old.vectors_of([i for ids in kept.values() for i in ids]) if old else None
+                kept_ids = [i for ids in kept.values() for i in ids]
+                # one read of the batch's kept chunks and vectors, not one per document
+                kept_vectors = old.vectors_of(kept_ids) if old else None
+                kept_chunks = dict(zip(kept_ids, old.chunks_by_id(kept_ids))) if old else {}
                 cursor = 0
                 for x in batch:
                     stat = work.stats.get(x.source) or {k: known[x.source][k] for k in ("size", "mtime_ns")
@@ -402,7 +405,8 @@ class Indexer:
                         ids = kept.get(x.source, [])
                         vecs = kept_vectors[cursor : cursor + len(ids)]
                         cursor += len(ids)
-                        writer.add(x.source, old.texts[x.source], old.pages.get(x.source, ()), old.chunks_by_id(ids), vecs)
+                        writer.add(x.source, old.texts[x.source], old.pages.get(x.source, ()),
+                                   [kept_chunks[i] for i in ids], vecs)
                         manifest.files[x.source] = {**old.manifest.files.get(x.source, {}), "sha256": known[x.source]["sha256"],
                                                     "chunks": len(ids), **stat}
                     elif upcoming is not None and upcoming[0].source == x.source:
