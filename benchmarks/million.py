@@ -148,6 +148,7 @@ def serve(index_dir: Path, corpus: Path, n_queries: int) -> dict:
     from rag.config import Settings
     from rag.index.folder import read_index
     from rag.search.retriever import HybridRetriever
+    from rag.vietnamese import fold
 
     settings = Settings().with_(threads=1)
     encoder = settings.encoder()
@@ -168,6 +169,11 @@ def serve(index_dir: Path, corpus: Path, n_queries: int) -> dict:
         t = time.perf_counter()
         retriever.run(q)
         times.append(time.perf_counter() - t)
+    unaccented = []  # typed without diacritics: restored from the index's own counts first
+    for q in queries:
+        t = time.perf_counter()
+        retriever.run(fold(q))
+        unaccented.append(time.perf_counter() - t)
     qvecs = encoder.encode_query(queries)
     for q in qvecs:
         t = time.perf_counter()
@@ -177,14 +183,15 @@ def serve(index_dir: Path, corpus: Path, n_queries: int) -> dict:
         t = time.perf_counter()
         retriever.keywords.scores(retriever.analyse(q))
         stages["bm25"].append(time.perf_counter() - t)
-    ms = {k: percentiles([t * 1000 for t in v]) for k, v in (("retrieve", times), *stages.items())}
+    ms = {k: percentiles([t * 1000 for t in v])
+          for k, v in (("retrieve", times), ("retrieve_unaccented", unaccented), *stages.items())}
     return {"open_s": open_s, "model_rss_mb": before, "rss_after_open_mb": opened, "rss_after_queries_mb": _rss_mb(),
             "peak_rss_mb": _peak_mb(), "rss_parts_mb": _rss_parts_mb(), "queries": n_queries, "ms": ms, "load": os.getloadavg(),
             "vectors": type(index.vectors).__name__, "lists": getattr(index.vectors, "index", None) and int(index.vectors.index.nlist)}
 
 
 def quality(index_dir: Path, n_queries: int) -> dict:
-    """IVF against exact search: recall@10 of 100 queries' dense top 10, and ViQuAD dev's doc nDCG@10
+    """IVF against exact search, on ViQuAD dev's questions: recall@10 of the dense top 10, and doc nDCG@10
     and top-10 passages through the whole retriever, with the IVF and with an exact flat index."""
     from evals.doc_ndcg import DocumentNDCGEvaluator
     from rag.config import Settings
@@ -199,12 +206,16 @@ def quality(index_dir: Path, n_queries: int) -> dict:
     questions = [json.loads(line) for line in (VIQUAD / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     qvecs = encoder.encode_query([q["question"] for q in questions])
     exact = FaissVectors([new_vector_index(ivf.raw, ivf.d)])  # read a block at a time
-    _, approx_ids = ivf.search(qvecs[:n_queries], 10)
-    _, exact_ids = exact.search(qvecs[:n_queries], 10)
-    recall = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, exact_ids)]))
+    approx_scores, approx_ids = ivf.search(qvecs, 10)
+    exact_scores, exact_ids = exact.search(qvecs, 10)
+    # ann-benchmarks' recall: a neighbour found counts when it scores at least the 10th exact score. The
+    # stand-in corpus repeats ViQuAD's passages with their real vectors, so the exact top 10 holds ties that
+    # the ids alone would count as misses.
+    recall = float(np.mean(np.minimum((approx_scores >= exact_scores[:, 9:10] - 1e-6).sum(axis=1), 10) / 10))
+    id_overlap = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, exact_ids)]))
     gold = [[f"viquad/{d}" for d in q["docs"]] for q in questions]
-    out = {"dense_recall@10_vs_exact": recall, "recall_queries": n_queries, "lists": int(ivf.index.nlist),
-           "nprobe": ivf.nprobe}
+    out = {"dense_recall@10_vs_exact": recall, "dense_id_overlap@10": id_overlap, "recall_queries": len(questions),
+           "lists": int(ivf.index.nlist), "nprobe": ivf.nprobe}
     tops = {}
     for name, vectors in (("ivf", ivf), ("exact", exact)):
         index.vectors = vectors

@@ -144,7 +144,7 @@ def _check(version: Path, manifest: Manifest, names: tuple[str, ...]) -> None:
 @dataclass
 class Segment:
     """One segment: its chunks and texts (in memory, or read on demand from its store), its vectors
-    (memory-mapped when read from disk)."""
+    (read from their files when read from disk)."""
 
     chunks: Sequence[Chunk]
     texts: Mapping[str, str]

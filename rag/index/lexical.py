@@ -1,4 +1,4 @@
-"""Keyword search: BM25 over Vietnamese syllables and syllable pairs, as memory-mapped numpy arrays.
+"""Keyword search: BM25 over Vietnamese syllables and syllable pairs, as numpy arrays read from disk.
 
 Most Vietnamese words are two syllables, so matching pairs ("thi_đua") as well
 as single syllables rewards the right words, not just the right letters. A
@@ -13,6 +13,7 @@ rebuild would. Scores equal bm25s's (method "lucene", k1 1.2, b 0.75) bit for bi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from array import array
@@ -20,11 +21,13 @@ from collections.abc import Iterable
 import logging
 import math
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..vietnamese import fold, has_diacritics, syllables
+from .diskarray import DiskArray
 
 logger = logging.getLogger(__name__)
 
@@ -102,15 +105,16 @@ def _postings(doc: np.ndarray, term: np.ndarray, term_hash: np.ndarray, n_docs: 
     return out
 
 
-def _load_array(path: Path) -> np.ndarray:
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
+def _load_array(path: Path) -> np.ndarray | DiskArray:
+    """Read where it lies, a lookup at a time: a serving process holds only what its queries read."""
+    array = DiskArray.npy(path)
     return np.asarray(array) if array.size == 0 else array
 
 
 class LexicalSegment:
     """The BM25 arrays and diacritic tables of a run of chunks: a whole index, or chunks added later.
 
-    Everything is a numpy array (memory-mapped on load, never pickled), holding term
+    Everything is a numpy array (a :class:`DiskArray` on load, never pickled), holding term
     frequencies rather than finished scores, so segments combine exactly at query time.
     Terms are 64-bit hashes (blake2b for syllables, :func:`pair_hashes` for pairs); the
     syllables themselves are kept once, in first-seen order, for the diacritic restorer.
@@ -141,7 +145,8 @@ class LexicalSegment:
 
     @classmethod
     def load(cls, folder: Path, prefix: str, n: int) -> LexicalSegment:
-        """The segment :meth:`save` wrote, memory-mapped; :class:`ValueError` naming the file when it does not fit."""
+        """The segment :meth:`save` wrote, read from disk as queries need it (the chunk lengths are loaded);
+        :class:`ValueError` naming the file when it does not fit."""
         folder = Path(folder)
         path = folder / f"{prefix}lexical.json"
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -151,7 +156,7 @@ class LexicalSegment:
         fields = {name: {key: _load_array(folder / f"{prefix}lexical.{name}.{key}.npy")
                          for key in (*_POSTINGS, *(("cf",) if name == "exact.pairs" else ()))} for name in FIELDS}
         table = {key: _load_array(folder / f"{prefix}lexical.syllables.{key}.npy") for key in _SYLLABLES}
-        lengths = _load_array(folder / f"{prefix}lexical.lengths.npy")
+        lengths = np.load(folder / f"{prefix}lexical.lengths.npy", allow_pickle=False)
         if len(lengths) != n:
             msg = f"{folder / f'{prefix}lexical.lengths.npy'}: {len(lengths)} chunks, the index has {n}."
             raise ValueError(msg)
@@ -209,15 +214,24 @@ class SegmentBuilder:
         return LexicalSegment(n, lengths, fields, table)
 
 
+def _find(terms, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each hash is in a sorted ``terms`` array, and whether it is there."""
+    if isinstance(terms, DiskArray):
+        return terms.find(hashes)
+    at = np.minimum(np.searchsorted(terms, hashes), len(terms) - 1)
+    return at, terms[at] == hashes
+
+
 def _spans(arrays: dict, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each term's postings start and end in one segment's field (an empty span when absent)."""
-    terms = arrays["terms"]
-    if len(terms) == 0:
-        return np.zeros(len(hashes), dtype=np.int64), np.zeros(len(hashes), dtype=np.int64)
-    at = np.minimum(np.searchsorted(terms, hashes), len(terms) - 1)
-    found = terms[at] == hashes
+    start, end = np.zeros(len(hashes), dtype=np.int64), np.zeros(len(hashes), dtype=np.int64)
+    if len(arrays["terms"]) == 0:
+        return start, end
+    at, found = _find(arrays["terms"], hashes)
     indptr = arrays["indptr"]
-    return np.where(found, indptr[at], 0), np.where(found, indptr[at + 1], 0)
+    for j in np.flatnonzero(found).tolist():  # a found term's two bounds are adjacent: one read
+        start[j], end[j] = indptr[at[j] : at[j] + 2]
+    return start, end
 
 
 class _Field:
@@ -253,13 +267,14 @@ class _Field:
             return out
         spans = [_spans(arrays, hashes) for arrays, _ in self.parts]
         df = sum(end - start for start, end in spans)
-        for j in np.flatnonzero(df):  # every occurrence of a term counts, in query order (as bm25s)
+        for j in np.flatnonzero(df).tolist():  # every occurrence of a term counts, in query order (as bm25s)
             idf = float(np.float32(math.log(1 + (self.n - df[j] + 0.5) / (df[j] + 0.5))))
-            for (arrays, first), (start, end) in zip(self.parts, spans):
-                if end[j] > start[j]:
-                    docs = arrays["docs"][start[j] : end[j]] + first
-                    tf = arrays["tf"][start[j] : end[j]].astype(np.float64)
-                    out[docs] += (idf * (tf / (self._norm[docs] + tf))).astype(np.float32)
+            held = [(arrays, first, int(start[j]), int(end[j])) for (arrays, first), (start, end) in zip(self.parts, spans)
+                    if end[j] > start[j]]
+            # segments hold disjoint chunks: the term's postings of all of them are scored at once
+            docs = np.concatenate([arrays["docs"][lo:hi] + first for arrays, first, lo, hi in held])
+            tf = np.concatenate([arrays["tf"][lo:hi] for arrays, _, lo, hi in held]).astype(np.float64)
+            out[docs] += (idf * (tf / (self._norm[docs] + tf))).astype(np.float32)
         return out
 
 
@@ -323,7 +338,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path, segments: list[tuple[str, int]], *, pair_weight: float = 0.5) -> KeywordIndex:
-        """The segments ``(prefix, chunks)`` saved in ``folder``, memory-mapped (:class:`ValueError` naming
+        """The segments ``(prefix, chunks)`` saved in ``folder``, read from disk (:class:`ValueError` naming
         the file when one does not fit)."""
         return cls(pair_weight=pair_weight, segments=[LexicalSegment.load(folder, p, n) for p, n in segments])
 
@@ -373,20 +388,28 @@ class DiacriticRestorer:
 
     def __init__(self, segments: list[LexicalSegment], max_forms: int = 6) -> None:
         self.segments, self.max_forms = segments, max_forms
+        # each segment's tables are read from disk: the counts of the syllables and pairs queries use are kept
+        self._bucket = functools.lru_cache(maxsize=1 << 14)(self._read_bucket)
+        self._pairs: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
 
-    def _bucket(self, key: str) -> dict[str, list]:
-        """Corpus syllables folding to ``key``: form → [count, first seen], over every segment."""
+    def _read_bucket(self, key: str) -> dict[str, tuple[int, tuple[int, int]]]:
+        """Corpus syllables folding to ``key``: form → (count, first seen), over every segment."""
         h = term_hashes([key])[0]
         found: dict[str, list] = {}
         for si, seg in enumerate(self.segments):
             table = seg.syllables
-            lo, hi = np.searchsorted(table["folded"], h, "left"), np.searchsorted(table["folded"], h, "right")
-            blob, offsets = table["blob"], table["offsets"]
-            for k in table["by_folded"][lo:hi]:
-                form = bytes(blob[offsets[k] : offsets[k + 1]]).decode("utf-8", "surrogatepass")
-                entry = found.setdefault(form, [0, (si, int(k))])
-                entry[0] += int(table["count"][k])
-        return found
+            lo, hi = table["folded"].searchsorted(h, "left"), table["folded"].searchsorted(h, "right")
+            if hi <= lo:
+                continue
+            ks = np.asarray(table["by_folded"][lo:hi], dtype=np.int64)
+            bounds, counts = table["offsets"][np.concatenate([ks, ks + 1])], table["count"][ks]
+            blob = table["blob"]
+            for j, k in enumerate(ks.tolist()):
+                form = bytes(blob[bounds[j] : bounds[len(ks) + j]]).decode("utf-8", "surrogatepass")
+                entry = found.setdefault(form, [0, (si, k)])
+                entry[0] += int(counts[j])
+        return {form: (count, first) for form, (count, first) in found.items()}
 
     def _options(self, key: str) -> tuple[list[str], dict[str, int]] | None:
         """The most frequent forms of ``key`` (ties: the first seen), plus question words; and their counts."""
@@ -400,15 +423,23 @@ class DiacriticRestorer:
 
     def _pair_counts(self, left: list[str], right: list[str]) -> dict[tuple[str, str], int]:
         pairs_ = [(p, c) for p in left for c in right]
-        h = pair_hashes(*(term_hashes([x[i] for x in pairs_]) for i in (0, 1)))
-        total = np.zeros(len(h), dtype=np.int64)
-        for seg in self.segments:
-            arrays = seg.fields["exact.pairs"]
-            terms = arrays["terms"]
-            if len(terms):
-                at = np.minimum(np.searchsorted(terms, h), len(terms) - 1)
-                total += np.where(terms[at] == h, arrays["cf"][at], 0)
-        return dict(zip(pairs_, total.tolist()))
+        with self._lock:
+            counts = {pair: self._pairs[pair] for pair in pairs_ if pair in self._pairs}
+        missing = [pair for pair in pairs_ if pair not in counts]
+        if missing:
+            h = pair_hashes(*(term_hashes([x[i] for x in missing]) for i in (0, 1)))
+            total = np.zeros(len(h), dtype=np.int64)
+            for seg in self.segments:
+                arrays = seg.fields["exact.pairs"]
+                if len(arrays["terms"]):
+                    at, found = _find(arrays["terms"], h)
+                    total[found] += arrays["cf"][at[found]]
+            counts.update(zip(missing, total.tolist()))
+            with self._lock:
+                if len(self._pairs) > 1 << 16:
+                    self._pairs.clear()
+                self._pairs.update(zip(missing, total.tolist()))
+        return counts
 
     def run(self, query: str) -> str:
         words = list(re.finditer(r"\w+", query))

@@ -1,6 +1,7 @@
 """The index as queries use it: chunks in id order, their vectors, the texts they cite, BM25 over the
 chunks, and the moments that standardise dense scores. Read from disk, the chunks and texts stay
-there (``rag/index/store.py``) and the vectors and BM25 arrays are memory-mapped."""
+there (``rag/index/store.py``) and the vectors and BM25 arrays are read a lookup at a time
+(``rag/index/diskarray.py``)."""
 
 from __future__ import annotations
 

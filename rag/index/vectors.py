@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .diskarray import DiskArray
+
 
 @runtime_checkable
 class VectorStore(Protocol):
@@ -50,8 +52,11 @@ def ivf_lists(n: int) -> int:
 
 
 def blocks(vectors: np.ndarray, size: int = 65_536):
-    """``(first row, block)`` of ``vectors``; a memory map is read from its file, not mapped: pages
-    mapped count in the process's resident memory, and building from 1.5 GB of vectors would."""
+    """``(first row, block)`` of ``vectors``; a file (memory map or :class:`DiskArray`) is read, not mapped:
+    pages mapped count in the process's resident memory, and building from 1.5 GB of vectors would."""
+    if isinstance(vectors, DiskArray):
+        yield from vectors.blocks(size)
+        return
     n = len(vectors)
     if not isinstance(vectors, np.memmap):
         for lo in range(0, n, size):
@@ -85,7 +90,7 @@ def index_kind(index) -> str:
 
 class IvfVectors:
     """Above ``flat_max_vectors``: an inverted-file index of 8-bit codes finds the candidates, and the
-    exact vectors, a raw float32 file memory-mapped, score them.
+    exact vectors, a raw float32 file read a row at a time (:class:`DiskArray`), score them.
 
     The codes (a quarter of the vectors' size) are all a search reads in bulk; ``reconstruct`` and the
     scores returned are exact, so z-score fusion is unchanged and only which candidates are found
@@ -95,7 +100,9 @@ class IvfVectors:
 
     INDEX_FILE, RAW_FILE = "vectors.ivf", "vectors.f32"
 
-    def __init__(self, index, raw: np.ndarray, nprobe: int) -> None:
+    def __init__(self, index, raw: np.ndarray | DiskArray, nprobe: int) -> None:
+        if isinstance(raw, np.memmap):  # the writer's file: read, not mapped
+            raw = DiskArray(Path(raw.filename), raw.dtype, raw.shape, raw.offset)
         self.index, self.raw, self.nprobe = index, raw, nprobe
         index.nprobe = nprobe
         self.ntotal, self.d = raw.shape
@@ -126,7 +133,7 @@ class IvfVectors:
 
         folder = Path(folder)
         index = faiss.read_index(str(folder / f"{prefix}{cls.INDEX_FILE}"))
-        raw = np.memmap(folder / f"{prefix}{cls.RAW_FILE}", dtype=np.float32, mode="r").reshape(-1, index.d)
+        raw = DiskArray.raw(folder / f"{prefix}{cls.RAW_FILE}", np.float32, index.d)
         return cls(index, raw, nprobe)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,26 +148,20 @@ class IvfVectors:
         return scores, ids
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
-        ids = np.asarray(ids, dtype=np.int64)
-        order = np.argsort(ids)  # memory-mapped rows read in file order
-        out = np.empty((len(ids), self.d), dtype=np.float32)
-        out[order] = self.raw[ids[order]]
-        return out
+        return np.asarray(self.raw[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
 
     def reconstruct_n(self, start: int, n: int) -> np.ndarray:
-        return np.array(self.raw[start : start + n], dtype=np.float32)
+        return np.asarray(self.raw[start : start + n], dtype=np.float32)
 
     def save(self, folder: Path, prefix: str = "") -> tuple[str, ...]:
         import faiss
 
         folder = Path(folder)
         raw_path = folder / f"{prefix}{self.RAW_FILE}"
-        if isinstance(self.raw, np.memmap) and Path(self.raw.filename).resolve() == raw_path.resolve():
-            self.raw.flush()  # streamed there by the writer
-        else:
-            with raw_path.open("wb") as fh:
-                for lo in range(0, self.ntotal, 65_536):
-                    fh.write(np.ascontiguousarray(self.raw[lo : lo + 65_536], dtype=np.float32).tobytes())
+        if not (isinstance(self.raw, DiskArray) and self.raw.path.resolve() == raw_path.resolve()):
+            with raw_path.open("wb") as fh:  # (the writer streamed its rows there already)
+                for _, block in blocks(self.raw):
+                    fh.write(block.tobytes())
         faiss.write_index(self.index, str(folder / f"{prefix}{self.INDEX_FILE}"))
         return (f"{prefix}{self.INDEX_FILE}", f"{prefix}{self.RAW_FILE}")
 

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from rag.index.diskarray import DiskArray
 from rag.index.lexical import _QUESTION_WORDS as QUESTION_WORDS
 from rag.index.lexical import FIELDS, DiacriticRestorer, KeywordIndex, LexicalSegment, content_terms, pairs
 from rag.vietnamese import fold, has_diacritics, syllables
@@ -115,12 +116,12 @@ def test_segments_score_and_restore_as_one(seed_texts):
             assert whole.restore(q) == split.restore(q), q
 
 
-def test_saved_segment_is_memory_mapped_and_checked(tmp_path, seed_texts):
+def test_saved_segment_is_read_from_disk_and_checked(tmp_path, seed_texts):
     names = KeywordIndex(seed_texts).save(tmp_path, "delta.")
     assert all(n.startswith("delta.lexical.") for n in names) and all((tmp_path / n).is_file() for n in names)
     loaded = KeywordIndex.load(tmp_path, [("delta.", len(seed_texts))])
     seg = loaded.segments[0]
-    assert isinstance(seg.fields[FIELDS[0]]["docs"], np.memmap) and isinstance(seg.syllables["blob"], np.memmap)
+    assert isinstance(seg.fields[FIELDS[0]]["docs"], DiskArray) and isinstance(seg.syllables["blob"], DiskArray)
     assert np.array_equal(loaded.scores("cum thi dua so 2"), KeywordIndex(seed_texts).scores("cum thi dua so 2"))
     with pytest.raises(ValueError, match=re.escape("delta.lexical.json: BM25 index holds")):
         KeywordIndex.load(tmp_path, [("delta.", len(seed_texts) - 1)])
