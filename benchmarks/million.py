@@ -144,6 +144,21 @@ def build(corpus: Path, index_dir: Path, base: Path) -> dict:
             "index_mb": bench.dir_mb(index_dir), "load": os.getloadavg()}
 
 
+def _timed_questions(retriever, corpus: Path, n: int) -> tuple[list[str], list[float]]:
+    """``n`` questions cut from the corpus's first copy, and the seconds each took (after 5 to warm up)."""
+    texts = [p for path in sorted((corpus / "r0").glob("*.txt"))[:2000]
+             for p in _paragraphs(path.read_text(encoding="utf-8"))]
+    queries = bench.make_queries(texts, n)
+    for q in queries[:5]:
+        retriever.run(q)
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        retriever.run(q)
+        times.append(time.perf_counter() - t)
+    return queries, times
+
+
 def serve(index_dir: Path, corpus: Path, n_queries: int) -> dict:
     from rag.config import Settings
     from rag.index.folder import read_index
@@ -159,16 +174,8 @@ def serve(index_dir: Path, corpus: Path, n_queries: int) -> dict:
     open_s = time.perf_counter() - started
     opened = _rss_mb()
     retriever = HybridRetriever(settings.retrieval, encoder, index)
-    texts = [p for path in sorted((corpus / "r0").glob("*.txt"))[:2000]
-             for p in _paragraphs(path.read_text(encoding="utf-8"))]
-    queries = bench.make_queries(texts, n_queries)
-    for q in queries[:5]:
-        retriever.run(q)
-    times, stages = [], {"dense": [], "bm25": []}
-    for q in queries:
-        t = time.perf_counter()
-        retriever.run(q)
-        times.append(time.perf_counter() - t)
+    queries, times = _timed_questions(retriever, corpus, n_queries)
+    stages = {"dense": [], "bm25": []}
     unaccented = []  # typed without diacritics: restored from the index's own counts first
     for q in queries:
         t = time.perf_counter()
@@ -230,6 +237,51 @@ def quality(index_dir: Path, n_queries: int) -> dict:
     return out
 
 
+def _children_rss_mb() -> float:
+    """Resident memory of this process's children (milvus-lite's server)."""
+    me, total = str(os.getpid()), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # the parent's pid
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    return total
+
+
+def milvus(index_dir: Path, corpus: Path, n_queries: int) -> dict:
+    """The index's vectors written to milvus-lite (a fresh ``milvus.db`` beside the index), then hybrid
+    retrieval with them: p50/p95, and the memory of this process and of milvus-lite's server."""
+    from rag.config import Settings
+    from rag.index.folder import read_index
+    from rag.index.milvus import build_vectors
+    from rag.search.retriever import HybridRetriever
+
+    db = index_dir.parent / f"milvus-{index_dir.name}"
+    shutil.rmtree(db, ignore_errors=True)
+    settings = Settings().with_(threads=1, store="milvus", milvus_uri=str(db / "milvus.db"))
+    encoder = settings.encoder()
+    encoder.warm_up()
+    index = read_index(index_dir)
+    started = time.perf_counter()
+    index.vectors = build_vectors(settings, db, index.manifest, index.chunks, index.vectors.raw, None)
+    write_s = time.perf_counter() - started
+    retriever = HybridRetriever(settings.retrieval, encoder, index)
+    queries, times = _timed_questions(retriever, corpus, n_queries)
+    qvecs = encoder.encode_query(queries)
+    dense = []
+    for q in qvecs:
+        t = time.perf_counter()
+        index.search(q[None, :], settings.retrieval.candidates)
+        dense.append(time.perf_counter() - t)
+    return {"write_s": write_s, "vectors_per_s": len(index.chunks) / write_s,
+            "ms": {"retrieve": percentiles([t * 1000 for t in times]), "dense": percentiles([t * 1000 for t in dense])},
+            "rss_mb": _rss_mb(), "peak_rss_mb": _peak_mb(), "milvus_server_rss_mb": _children_rss_mb(),
+            "milvus_db_mb": bench.dir_mb(db), "index_type": index.vectors.client.describe_index(
+                index.vectors.collection, "vector").get("index_type"), "load": os.getloadavg()}
+
+
 def add_one(corpus: Path, index_dir: Path) -> dict:
     return bench.add_one_document(corpus, index_dir, repeats=3)
 
@@ -267,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.child:
         step, *rest = args.child
-        fn = {"build": build, "serve": serve, "quality": quality}[step]
+        fn = {"build": build, "serve": serve, "quality": quality, "milvus": milvus}[step]
         paths = [Path(x) for x in rest[:-1]] if step != "build" else [Path(x) for x in rest]
         extra = [] if step == "build" else [int(rest[-1])]
         print(json.dumps(fn(*paths, *extra)))
@@ -297,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             elif step == "quality":
                 row["quality"] = bench.child("benchmarks.million", "--child", "quality", str(index_dir),
                                              str(args.queries))
+            elif step == "milvus":
+                row["milvus"] = bench.child("benchmarks.million", "--child", "milvus", str(index_dir), str(corpus),
+                                            str(args.queries))
             elif step == "add":
                 row["add"] = add_one(corpus, index_dir)
             log(json.dumps(row[step]))
