@@ -83,7 +83,8 @@ def index_child(corpus: Path, index_dir: Path, mode: str) -> dict:
     from rag.index.distributed import RayIndexer
     from rag.index.indexer import Indexer
 
-    settings = Settings()
+    label, (mode, _, backend) = mode, mode.partition("@")  # "plain@torch": the encoder's backend named
+    settings = Settings().with_(backend=backend) if backend else Settings()
     shutil.rmtree(index_dir, ignore_errors=True)
     sampler = PeakRSS()
     sampler.start()
@@ -105,7 +106,7 @@ def index_child(corpus: Path, index_dir: Path, mode: str) -> dict:
     sampler.stop.set()
     sampler.join()
     n = report.embedded_chunks
-    out = {"mode": mode, "documents": len(report.index.manifest.files), "passages": n, "total_s": total,
+    out = {"mode": label, "documents": len(report.index.manifest.files), "passages": n, "total_s": total,
            "passages_per_s": n / total, "ready_s": ready, "after_ready_passages_per_s": n / (total - ready),
            "skipped": len(report.skipped), "load_before": load,
            "load_after": os.getloadavg(), **sampler.mb()}
