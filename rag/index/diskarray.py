@@ -70,6 +70,11 @@ class DiskArray:
         return cls(path, header.dtype, header.shape, header.offset)
 
     @classmethod
+    def of(cls, array: np.memmap) -> DiskArray:
+        """The file behind a read-only memory map, read instead of mapped."""
+        return cls(Path(array.filename), array.dtype, array.shape, array.offset)
+
+    @classmethod
     def raw(cls, path: Path, dtype, width: int) -> DiskArray:
         """A headerless file of rows of ``width`` values."""
         size = Path(path).stat().st_size

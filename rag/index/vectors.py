@@ -54,20 +54,13 @@ def ivf_lists(n: int) -> int:
 def blocks(vectors: np.ndarray, size: int = 65_536):
     """``(first row, block)`` of ``vectors``; a file (memory map or :class:`DiskArray`) is read, not mapped:
     pages mapped count in the process's resident memory, and building from 1.5 GB of vectors would."""
+    if isinstance(vectors, np.memmap):
+        vectors = DiskArray.of(vectors)
     if isinstance(vectors, DiskArray):
         yield from vectors.blocks(size)
         return
-    n = len(vectors)
-    if not isinstance(vectors, np.memmap):
-        for lo in range(0, n, size):
-            yield lo, np.ascontiguousarray(vectors[lo : lo + size], dtype=np.float32)
-        return
-    d = vectors.shape[1]
-    with open(vectors.filename, "rb") as fh:
-        fh.seek(vectors.offset)
-        for lo in range(0, n, size):
-            rows = min(size, n - lo)
-            yield lo, np.frombuffer(fh.read(rows * d * 4), dtype=np.float32).reshape(rows, d)
+    for lo in range(0, len(vectors), size):
+        yield lo, np.ascontiguousarray(vectors[lo : lo + size], dtype=np.float32)
 
 
 def new_vector_index(vectors: np.ndarray, dimension: int, *, flat_max: int | None = None, nprobe: int = 256):
@@ -102,7 +95,7 @@ class IvfVectors:
 
     def __init__(self, index, raw: np.ndarray | DiskArray, nprobe: int) -> None:
         if isinstance(raw, np.memmap):  # the writer's file: read, not mapped
-            raw = DiskArray(Path(raw.filename), raw.dtype, raw.shape, raw.offset)
+            raw = DiskArray.of(raw)
         self.index, self.raw, self.nprobe = index, raw, nprobe
         index.nprobe = nprobe
         self.ntotal, self.d = raw.shape
