@@ -414,8 +414,10 @@ def _wire_chat(h: _Handlers, c: SimpleNamespace, turns: gr.State, saved: gr.Brow
     c.viewer.cite(h.show_source, inputs=[turns], outputs=[c.viewer], **private)
     # The browser reads its stored conversation once the page is up and reports it as a change (a load
     # event can run before that); a change this session wrote itself finds its turns already there.
+    # Outside the queue: queued, it fired as settle stored an answer and could make the browser drop
+    # the next question's answer (a question asked right then was answered, never shown; Gradio 6.31).
     saved.change(h.restore, inputs=[saved, turns], outputs=[c.chatbot, turns, c.sources, c.viewer, c.download],
-                 **private)
+                 queue=False, **private)
     # New conversation and the Chatbot's own Clear button are both off while an answer streams (the
     # CSS hides Clear then), so the end of that answer never writes over a cleared chat.
     forget = (lambda: ([], [], stored([]), render.sources_html(None, 0), render.placeholder_html(VIEWER_EMPTY),

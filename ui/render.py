@@ -56,7 +56,8 @@ def _link(key: str, label: str, title: str = "") -> str:
     return f'<a class="virag-cite" href="#{key}"{tip}>{esc(label)}</a>'
 
 
-_SHORT = re.compile(r"^\*\*(.+?)\*\*")
+# the reader's span in bold: leading the reader's form, or inside the quoted sentence of the combined answer
+_SHORT = re.compile(r"\*\*(.+?)\*\*")
 
 
 def linkify(text: str, turn: int, known: Iterable[int]) -> str:
@@ -100,7 +101,7 @@ def answer_html(answer: Mapping, turn: int, *, partial_text: str | None = None) 
     text = answer.get("answer", "") if partial_text is None else partial_text
     cls = "virag-answer virag-streaming" if partial_text is not None else "virag-answer"
     html = linkify(text, turn, (c["n"] for c in answer.get("citations", [])))
-    html = _SHORT.sub(r'<strong class="virag-short">\1</strong>', html, count=1)  # the reader's short answer
+    html = _SHORT.sub(r'<strong class="virag-short">\1</strong>', html, count=1)
     return f'<div class="{cls}">{html}</div>' + ("" if partial_text is not None else meta_html(answer))
 
 

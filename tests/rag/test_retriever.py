@@ -58,13 +58,14 @@ def test_each_retriever_alone_misses_what_fusion_finds(seed_assistant, settings)
                             seed_assistant.encoder, seed_assistant.index)
         return [p.chunk.source for p in r.run(query).passages]
 
-    # an exact figure only lexical matching pins down
-    lexical = "13/26 phần việc"
+    # an exact figure only lexical matching pins down (dense alone ranks another article first by a
+    # z-score margin of 0.76 on ONNX and 0.88 on torch: not a coin toss of either backend's rounding)
+    lexical = "16/19"
     # English: only the multilingual embedding connects it to the Vietnamese list of provinces
     semantic = "Which provinces belong to the second emulation cluster?"
-    assert top_source((0.0, 1.0), lexical)[0] == "001_7d2fc00ee8fcd6c5.txt"
-    assert top_source((1.0, 0.0), lexical)[0] != "001_7d2fc00ee8fcd6c5.txt"
+    assert top_source((0.0, 1.0), lexical)[0] == "000_235558df8fbeb811.txt"
+    assert top_source((1.0, 0.0), lexical)[0] != "000_235558df8fbeb811.txt"
     assert top_source((1.0, 0.0), semantic)[0] == "004_67d702c3fe2dbdbb.txt"
     assert top_source((0.0, 1.0), semantic)[0] != "004_67d702c3fe2dbdbb.txt"
-    assert top_source((2.0, 1.0), lexical)[0] == "001_7d2fc00ee8fcd6c5.txt"
+    assert top_source((2.0, 1.0), lexical)[0] == "000_235558df8fbeb811.txt"
     assert top_source((2.0, 1.0), semantic)[0] == "004_67d702c3fe2dbdbb.txt"

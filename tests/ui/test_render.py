@@ -109,6 +109,14 @@ def test_the_short_answer_leads_in_bold_and_stays_escaped():
     assert "**" not in html and 'href="#t0-c1"' in html
 
 
+def test_the_short_answer_is_bold_inside_a_quoted_sentence_too():
+    """The combined answer bolds the reader's span inside the scorer's sentence: no asterisks shown."""
+    answer = {"answer": "Cụm thi đua số 2 gồm: **Lạng Sơn, Hà Tĩnh**. [1]", "citations": [{"n": 1}]}
+    html = render.answer_html(answer, 0)
+    assert 'gồm: <strong class="virag-short">Lạng Sơn, Hà Tĩnh</strong>. <a class="virag-cite"' in html
+    assert "**" not in html
+
+
 def test_confidence_and_what_was_searched_under_the_answer():
     base = {"answer": "Gồm Hà Tĩnh. [1]", "abstained": False, "question": "Còn cụm số III thì sao?",
             "citations": [{"n": 1, "source": "a.txt", "start": 0, "end": 3, "quote": "Gồm"}]}
