@@ -14,7 +14,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,scale,train,ocr,plots,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,scale,milvus-server,train,ocr,plots,bench]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -237,28 +237,29 @@ def quality(index_dir: Path, n_queries: int) -> dict:
     return out
 
 
-def milvus(index_dir: Path, corpus: Path, n_queries: int) -> dict:
-    """The index's vectors written to milvus-lite (``milvus.db`` beside the index; one already holding them is
-    reused), its index built, then hybrid retrieval with them: p50/p95, and this process's memory
-    (milvus-lite 3 runs inside it)."""
+def milvus(index_dir: Path, corpus: Path, uri: str, n_queries: int) -> dict:
+    """The index's vectors written to Milvus (``uri`` "lite": milvus-lite's ``milvus.db`` beside the index, run
+    inside this process; else a server's URI), its index built, then hybrid retrieval with them: p50/p95, and
+    this process's memory. A collection already holding them (an earlier run) is reused."""
     from rag.config import Settings
     from rag.index.folder import read_index
     from rag.index.milvus import MilvusVectors, build_vectors, chunk_keys, client, collection_name, wait_for_index
     from rag.search.retriever import HybridRetriever
 
     db = index_dir.parent / f"milvus-{index_dir.name}"
-    settings = Settings().with_(threads=1, store="milvus", milvus_uri=str(db / "milvus.db"))
+    uri = str(db / "milvus.db") if uri == "lite" else uri
+    settings = Settings().with_(threads=1, store="milvus", milvus_uri=uri)
     encoder = settings.encoder()
     encoder.warm_up()
     index = read_index(index_dir)
     started = time.perf_counter()
-    c, name = client(str(db / "milvus.db")), collection_name(settings, db, index.manifest.dimension)
+    c, name = client(uri), collection_name(settings, db, index.manifest.dimension)
     if c.has_collection(name):  # written by an earlier run: only wait for its index
         c.load_collection(name)
-        index.vectors = MilvusVectors(c, str(db / "milvus.db"), str(db / "milvus.db"), name,
-                                      chunk_keys(index.manifest, index.chunks), index.manifest.dimension,
-                                      ef_search=settings.index.hnsw_ef_search)
         wait_for_index(c, name)
+        index.vectors = MilvusVectors(c, uri, uri, name, chunk_keys(index.manifest, index.chunks),
+                                      index.manifest.dimension, ef_search=settings.index.hnsw_ef_search,
+                                      written_at=time.time())
         write_s = None
     else:
         index.vectors = build_vectors(settings, db, index.manifest, index.chunks, index.vectors.raw, None)
@@ -272,11 +273,34 @@ def milvus(index_dir: Path, corpus: Path, n_queries: int) -> dict:
         t = time.perf_counter()
         index.search(q[None, :], settings.retrieval.candidates)
         dense.append(time.perf_counter() - t)
-    return {"write_s": write_s, "vectors_per_s": write_s and len(index.chunks) / write_s, "ready_s": ready_s,
-            "index": c.describe_index(name, "vector"),
+    return {"uri": uri, "write_s": write_s, "vectors_per_s": write_s and len(index.chunks) / write_s,
+            "ready_s": ready_s, "index": c.describe_index(name, "vector"),
             "ms": {"retrieve": percentiles([t * 1000 for t in times]), "dense": percentiles([t * 1000 for t in dense])},
-            "rss_mb": _rss_mb(), "peak_rss_mb": _peak_mb(),
-            "milvus_db_mb": bench.dir_mb(db), "load": os.getloadavg()}
+            "rss_mb": _rss_mb(), "peak_rss_mb": _peak_mb(), "milvus_db_mb": bench.dir_mb(db) if db.exists() else None,
+            "load": os.getloadavg()}
+
+
+class MilvusServer:
+    """The embedded Milvus Lite 2.3 server (``pip install milvus``: C++ Milvus standalone in a child process),
+    its data in ``folder``; :meth:`rss_mb` is that process's resident memory."""
+
+    def __init__(self, folder: Path) -> None:
+        from milvus import default_server
+
+        self.server = default_server
+        self.server.set_base_dir(str(folder))
+
+    def __enter__(self) -> str:
+        self.server.start()
+        return f"http://127.0.0.1:{self.server.listen_port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop()
+
+    def rss_mb(self) -> dict:
+        status = Path(f"/proc/{self.server.server_proc.pid}/status").read_text()
+        parts = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {k: int(parts[k].split()[0]) / 1e3 for k in ("VmRSS", "VmHWM")}
 
 
 def add_one(corpus: Path, index_dir: Path) -> dict:
@@ -310,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="real passage vectors the stand-in perturbs (.npy; default: %(default)s)")
     p.add_argument("--queries", type=int, default=100, help="timed questions (default: %(default)s)")
     p.add_argument("--steps", default="build,serve,quality,add", help="(default: %(default)s)")
+    p.add_argument("--milvus", default="lite", help='the milvus step\'s store: "lite" (milvus-lite in the process), '
+                   '"server" (the embedded Milvus Lite 2.3 server, started here) or a server URI (default: %(default)s)')
     p.add_argument("-o", "--out", type=Path, default=OUT)
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -319,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         fn = {"build": build, "serve": serve, "quality": quality, "milvus": milvus}[step]
         paths = [Path(x) for x in rest[:-1]] if step != "build" else [Path(x) for x in rest]
         extra = [] if step == "build" else [int(rest[-1])]
+        if step == "milvus":  # index, corpus, uri (not a path: "http://" would lose a slash), queries
+            paths, extra = paths[:2], [rest[2], *extra]
         print(json.dumps(fn(*paths, *extra)))
         return 0
     if not args.base.is_file():
@@ -346,9 +374,16 @@ def main(argv: list[str] | None = None) -> int:
             elif step == "quality":
                 row["quality"] = bench.child("benchmarks.million", "--child", "quality", str(index_dir),
                                              str(args.queries))
+            elif step == "milvus" and args.milvus == "server":
+                server = MilvusServer(args.out / f"milvus-server-{n}")
+                with server as uri:
+                    found = bench.child("benchmarks.million", "--child", "milvus", str(index_dir), str(corpus), uri,
+                                        str(args.queries))
+                    row["milvus-server"] = {**found, "server_rss_mb": server.rss_mb()}
+                step = "milvus-server"
             elif step == "milvus":
                 row["milvus"] = bench.child("benchmarks.million", "--child", "milvus", str(index_dir), str(corpus),
-                                            str(args.queries))
+                                            args.milvus, str(args.queries))
             elif step == "add":
                 row["add"] = add_one(corpus, index_dir)
             log(json.dumps(row[step]))

@@ -188,8 +188,9 @@ class MilvusVectors:
     """
 
     def __init__(self, c, uri: str, manifest_uri: str, collection: str, keys: np.ndarray, dimension: int,
-                 *, ef_search: int = 256, stale: np.ndarray | None = None) -> None:
+                 *, ef_search: int = 256, stale: np.ndarray | None = None, written_at: float | None = None) -> None:
         self.client, self.uri, self.collection = c, uri, collection
+        self.written_at = written_at
         self._manifest_uri = manifest_uri
         self.keys = np.asarray(keys, dtype=np.int64)
         self.dimension = dimension
@@ -211,12 +212,24 @@ class MilvusVectors:
         j = np.minimum(np.searchsorted(self._sorted, pks), len(self._sorted) - 1)
         return np.where(self._sorted[j] == pks, self._order[j], -1)
 
+    def _consistency(self) -> dict:
+        """Read at least what this version wrote. A server's "Strong" reads wait for the next time tick
+        (~200 ms a search on Milvus 2.3); a timestamp taken after the write returns at once, and rows written
+        later belong to other versions, which :meth:`ids_of` skips anyway. Without one (an index written
+        before this was recorded), Strong."""
+        if self.written_at is None:
+            return {}
+        pymilvus = _pymilvus()
+        return {"consistency_level": "Customized",
+                "guarantee_timestamp": pymilvus.mkts_from_unixtime(self.written_at)}
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         data = [np.asarray(q, dtype=np.float32) for q in queries]
         limit = min(k + self._orphans, _MAX_LIMIT)
         while True:
             hits = self.client.search(self.collection, data=data, anns_field="vector", limit=limit, output_fields=[],
-                                      search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, limit)}})
+                                      search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, limit)}},
+                                      **self._consistency())
             scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
             ids = np.full((len(queries), k), -1, dtype=np.int64)
             short = False
@@ -258,7 +271,7 @@ class MilvusVectors:
 
     def describe(self) -> dict:
         return {"store": "milvus", "uri": self._manifest_uri, "collection": self.collection,
-                "ef_search": self.ef_search, "files": [KEYS_FILE]}
+                "ef_search": self.ef_search, "written_at": self.written_at, "files": [KEYS_FILE]}
 
     def committed(self) -> None:
         """After the new version is live: delete rows only older versions (or crashed writes) used."""
@@ -328,8 +341,9 @@ def build_vectors(settings, index_dir: Path, manifest, chunks, vectors: np.ndarr
         wait_for_index(c, name)
     logger.info("Milvus %s: %d vectors written, %d already there.", name, len(todo), len(keys) - len(todo))
     stale = np.setdiff1d(old_keys, keys)
+    # every row this version names is written by now (flushed above, or by an earlier version)
     return MilvusVectors(c, uri, settings.scale.milvus_uri, name, keys, manifest.dimension,
-                         ef_search=settings.index.hnsw_ef_search, stale=stale)
+                         ef_search=settings.index.hnsw_ef_search, stale=stale, written_at=time.time())
 
 
 def open_vectors(manifest, version: Path) -> MilvusVectors:
@@ -348,7 +362,7 @@ def open_vectors(manifest, version: Path) -> MilvusVectors:
         raise IndexError_(msg)
     c.load_collection(name)
     vectors = MilvusVectors(c, uri, desc.get("uri", ""), name, keys, manifest.dimension,
-                            ef_search=int(desc.get("ef_search", 256)))
+                            ef_search=int(desc.get("ef_search", 256)), written_at=desc.get("written_at"))
     count = _count(c, name)
     if count < len(keys):
         msg = (f"Index {version}: Milvus collection '{name}' at {uri} has {count} vectors, the index needs "
