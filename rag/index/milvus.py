@@ -251,7 +251,7 @@ class MilvusVectors:
         out = np.zeros((len(ids), self.dimension), dtype=np.float32)
         for lo in range(0, len(ids), _BATCH):
             pks = self.keys[ids[lo : lo + _BATCH]]
-            rows = self.client.get(self.collection, ids=pks.tolist(), output_fields=["vector"])
+            rows = self.client.get(self.collection, ids=pks.tolist(), output_fields=["vector"], **self._consistency())
             got = {int(r["id"]): r["vector"] for r in rows}
             missing = [int(p) for p in pks if int(p) not in got]
             if missing:
