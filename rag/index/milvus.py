@@ -326,7 +326,9 @@ def build_vectors(settings, index_dir: Path, manifest, chunks, vectors: np.ndarr
     if uri.endswith(".db") and len(chunks) > settings.index.flat_max_vectors:
         logger.warning("milvus-lite holds %d vectors here: it walks every row in Python on each search, "
                        "about 0.2 s a question at 100,000 vectors and 1.5 s at 1,000,000 (docs/scale.md); "
-                       "for a large index use a Milvus server (milvus_uri=http://…) or the default FAISS store.",
+                       "for a large index use a Milvus server (on this machine: `milvus-server --data DIR`, from "
+                       "pip install 'virag[milvus-server]', then milvus_uri=http://127.0.0.1:19530) or the default "
+                       "FAISS store.",
                        len(chunks))
     keys = chunk_keys(manifest, chunks)
     same = isinstance(getattr(old, "vectors", None), MilvusVectors) and (old.vectors.uri, old.vectors.collection) == (uri, name)
