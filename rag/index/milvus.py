@@ -215,8 +215,9 @@ class MilvusVectors:
     def _consistency(self) -> dict:
         """Read at least what this version wrote. A server's "Strong" reads wait for the next time tick
         (~200 ms a search on Milvus 2.3); a timestamp taken after the write returns at once, and rows written
-        later belong to other versions, which :meth:`ids_of` skips anyway. Without one (an index written
-        before this was recorded), Strong."""
+        later belong to other versions, which :meth:`ids_of` skips anyway. The timestamp is this machine's
+        clock after the write had returned (flushed and indexed), so only a server clock ahead by more than
+        that wait could hide rows. Without one (an index written before this was recorded), Strong."""
         if self.written_at is None:
             return {}
         pymilvus = _pymilvus()
