@@ -54,7 +54,27 @@ def line_for(question, qa, proposer, k: int, gold_removed: bool) -> dict:
         # the scorer's answer cut to the one quote that holds the reader's span (None: no such cut)
         "held": None if h is None else {"correct": h.correct, "chars": len(held.text),
                                         "cited_ok": [c.supported for c in h.citations]},
+        "raw": raw_signals(retrieval, proposer),
     }
+
+
+def raw_signals(retrieval, proposer) -> dict:
+    """More than the decision reads today, for trying other signals on the folds without another run: the
+    reader's margin on every passage it reads (read again, all of them), the sentence scorer's three best
+    sentence scores, and the first passages' fused and dense scores and lexical ranks."""
+    import numpy as np
+
+    from rag.answer.evidence import WEIGHTS
+
+    reader = proposer.reader
+    read = reader.read(retrieval.query, retrieval.readable(reader.options.reader_passages))
+    _, matrix = proposer.sentences.candidates(retrieval)
+    scores = np.sort(matrix @ WEIGHTS)[::-1][:3] if len(matrix) else np.zeros(0)
+    top = retrieval.passages[:5]
+    return {"reader": [[p.rank, round(m, 4), b - a] for p, m, a, b in read],
+            "sentence_scores": [round(float(v), 4) for v in scores],
+            "fused": [round(p.score, 5) for p in top], "dense": [round(p.dense_score or 0.0, 5) for p in top],
+            "keyword_rank": [p.keyword_rank for p in top]}
 
 
 def held_quote(quoted, read):
