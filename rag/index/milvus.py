@@ -180,6 +180,17 @@ def _count(c, name: str) -> int:
     return int(c.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
 
 
+def _read_at(written_at: float | None) -> dict:
+    """Read at least what a version wrote. A server's "Strong" reads wait for the next time tick (~200 ms a
+    call on Milvus 2.3); a timestamp taken after the write returns at once, and rows written later belong to
+    other versions, which :meth:`MilvusVectors.ids_of` skips anyway. The timestamp is this machine's clock
+    after the write had returned (flushed and indexed), so only a server clock ahead by more than that wait
+    could hide rows. Without one (an index written before this was recorded), Strong."""
+    if written_at is None:
+        return {}
+    return {"consistency_level": "Customized", "guarantee_timestamp": _pymilvus().mkts_from_unixtime(written_at)}
+
+
 class MilvusVectors:
     """The vectors of one index version, held by a Milvus collection.
 
@@ -191,6 +202,7 @@ class MilvusVectors:
                  *, ef_search: int = 256, stale: np.ndarray | None = None, written_at: float | None = None) -> None:
         self.client, self.uri, self.collection = c, uri, collection
         self.written_at = written_at
+        self._read_at = _read_at(written_at)
         self._manifest_uri = manifest_uri
         self.keys = np.asarray(keys, dtype=np.int64)
         self.dimension = dimension
@@ -212,25 +224,13 @@ class MilvusVectors:
         j = np.minimum(np.searchsorted(self._sorted, pks), len(self._sorted) - 1)
         return np.where(self._sorted[j] == pks, self._order[j], -1)
 
-    def _consistency(self) -> dict:
-        """Read at least what this version wrote. A server's "Strong" reads wait for the next time tick
-        (~200 ms a search on Milvus 2.3); a timestamp taken after the write returns at once, and rows written
-        later belong to other versions, which :meth:`ids_of` skips anyway. The timestamp is this machine's
-        clock after the write had returned (flushed and indexed), so only a server clock ahead by more than
-        that wait could hide rows. Without one (an index written before this was recorded), Strong."""
-        if self.written_at is None:
-            return {}
-        pymilvus = _pymilvus()
-        return {"consistency_level": "Customized",
-                "guarantee_timestamp": pymilvus.mkts_from_unixtime(self.written_at)}
-
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         data = [np.asarray(q, dtype=np.float32) for q in queries]
         limit = min(k + self._orphans, _MAX_LIMIT)
         while True:
             hits = self.client.search(self.collection, data=data, anns_field="vector", limit=limit, output_fields=[],
                                       search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, limit)}},
-                                      **self._consistency())
+                                      **self._read_at)
             scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
             ids = np.full((len(queries), k), -1, dtype=np.int64)
             short = False
@@ -252,7 +252,7 @@ class MilvusVectors:
         out = np.zeros((len(ids), self.dimension), dtype=np.float32)
         for lo in range(0, len(ids), _BATCH):
             pks = self.keys[ids[lo : lo + _BATCH]]
-            rows = self.client.get(self.collection, ids=pks.tolist(), output_fields=["vector"], **self._consistency())
+            rows = self.client.get(self.collection, ids=pks.tolist(), output_fields=["vector"], **self._read_at)
             got = {int(r["id"]): r["vector"] for r in rows}
             missing = [int(p) for p in pks if int(p) not in got]
             if missing:

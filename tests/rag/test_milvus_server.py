@@ -7,8 +7,9 @@ import time
 import pytest
 
 pytest.importorskip("pymilvus", reason='needs the scale extra: pip install -e ".[scale]"')
-server_package = pytest.importorskip("milvus", reason='needs the embedded server: pip install -e ".[milvus-server]"')
+pytest.importorskip("milvus", reason='needs the embedded server: pip install -e ".[milvus-server]"')
 
+from benchmarks.million import MilvusServer  # noqa: E402
 from rag import Assistant  # noqa: E402
 from rag.index.indexer import Indexer  # noqa: E402
 from rag.index.milvus import MilvusVectors, _count  # noqa: E402
@@ -16,13 +17,8 @@ from rag.index.milvus import MilvusVectors, _count  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    milvus = server_package.default_server
-    milvus.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
-    milvus.start()
-    try:
-        yield f"http://127.0.0.1:{milvus.listen_port}"
-    finally:
-        milvus.stop()
+    with MilvusServer(tmp_path_factory.mktemp("milvus-server")) as uri:
+        yield uri
 
 
 def test_a_server_answers_like_faiss_reads_its_own_writes_and_does_not_wait_a_time_tick(
