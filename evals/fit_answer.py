@@ -169,7 +169,8 @@ def _decision_arrays(rows: list[dict]):
 
 def _choose(pr, ps, has_span, abstain_below, reader_within):
     """0 neither, 1 reader, 2 sentences: :meth:`rag.answer.decision.Decision.choose` over arrays."""
-    choice = np.where(has_span & (pr >= ps - reader_within), 1, 2)
+    pr = np.where(has_span, pr, 0.0)
+    choice = np.where(has_span & ((ps < abstain_below) | (pr >= ps - reader_within)), 1, 2)
     return np.where(np.maximum(pr, ps) < abstain_below, 0, choice)
 
 

@@ -9,7 +9,7 @@ enough to the best (a shorter answer with exact offsets), the sentences when onl
 and abstains when neither chance reaches the threshold.
 
 Every number in ``weights/decision.json`` was fitted on UIT-ViQuAD train folds split by article,
-with a reader that never saw the fold, and chosen by cross-validation there (``evals/fit_decision.py``);
+with a reader that never saw the fold, and chosen by cross-validation there (``evals/fit_answer.py``);
 no test set (seed dev, ViQuAD dev, legal dev) was used.
 """
 
@@ -93,10 +93,13 @@ class Decision:
     def choose(self, found: dict[str, float], abstain_below: float | None = None) -> tuple[str, float]:
         """``("reader" | "sentences" | "neither", chance of the answer given)``."""
         pr, ps = self.chances(found)
+        if not found["has_span"]:  # a reader without a span gives no answer, however sure it looks
+            pr = 0.0
         threshold = self.abstain_below if abstain_below is None else abstain_below
         if max(pr, ps) < threshold:
             return "neither", max(pr, ps)
-        if found["has_span"] and pr >= ps - self.reader_within:
+        # only an answer that reaches the threshold may be given
+        if found["has_span"] and (ps < threshold or pr >= ps - self.reader_within):
             return "reader", pr
         return "sentences", ps
 
@@ -106,7 +109,7 @@ def _load(path: str) -> Decision:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     names = tuple(data["signals"])
     if names != SIGNALS:
-        msg = f"{path}: fitted on signals {names}, this version computes {SIGNALS}; refit with evals/fit_decision.py"
+        msg = f"{path}: fitted on signals {names}, this version computes {SIGNALS}; refit with evals/fit_answer.py"
         raise ValueError(msg)
     return Decision(tuple(data["reader"]), tuple(data["sentences"]), float(data["abstain_below"]),
                     float(data["reader_within"]))

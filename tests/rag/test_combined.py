@@ -97,3 +97,22 @@ def test_a_question_without_its_article_is_refused(seed_assistant):
     assert answer.abstained and answer.citations == [] and answer.passages
     assert gold not in {p.chunk.source for p in answer.passages}
     assert answer.answerer == "combined" and answer.confidence < Decision.load().abstain_below
+
+
+def test_no_answer_is_given_with_a_chance_below_the_threshold():
+    # between "reader sure" and "neither" there are cases where only one side reaches the threshold:
+    # that side answers (the reader's form needs a span), never the other one below it
+    decision = Decision.load()
+    given = set()
+    for margin in (-6.0, -2.0, 0.0, 2.0, 4.0, 6.0):
+        for answerability in (-6.0, -3.0, -1.0, 0.0, 2.0):
+            for has_span in (0.0, 1.0):
+                found = {**BASE, "margin": margin, "answerability": answerability, "has_span": has_span}
+                choice, chance = decision.choose(found)
+                pr, ps = decision.chances(found)
+                if choice != "neither":
+                    assert chance >= decision.abstain_below
+                    assert chance == (pr if choice == "reader" else ps)
+                assert not (choice == "reader" and not has_span)
+                given.add(choice)
+    assert given == {"reader", "sentences", "neither"}
