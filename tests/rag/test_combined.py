@@ -116,3 +116,21 @@ def test_no_answer_is_given_with_a_chance_below_the_threshold():
                 assert not (choice == "reader" and not has_span)
                 given.add(choice)
     assert given == {"reader", "sentences", "neither"}
+
+
+def test_the_fitting_scores_the_same_choice_the_decision_makes():
+    # evals/fit_answer.py picks the thresholds with an array copy of Decision.choose: the two must agree
+    import numpy as np
+
+    from evals.fit_answer import _choose
+
+    decision = Decision.load()
+    names = {0: "neither", 1: "reader", 2: "sentences"}
+    for margin in (-6.0, -1.0, 2.0, 6.0):
+        for answerability in (-6.0, -2.0, 0.0, 2.0):
+            for has_span in (0.0, 1.0):
+                found = {**BASE, "margin": margin, "answerability": answerability, "has_span": has_span}
+                pr, ps = decision.chances(found)
+                fitted = _choose(np.array([pr]), np.array([ps]), np.array([bool(has_span)]),
+                                 decision.abstain_below, decision.reader_within)
+                assert names[int(fitted[0])] == decision.choose(found)[0], found
