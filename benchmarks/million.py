@@ -368,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         if row not in rows:
             rows.append(row)
         for step in steps:
+            key = "milvus-server" if step == "milvus" and args.milvus == "server" else step  # the row's entry
             log(f"{n:,} passages: {step}")
             if step == "build":
                 row["build"] = bench.child("benchmarks.million", "--child", "build", str(corpus), str(index_dir),
@@ -378,18 +379,18 @@ def main(argv: list[str] | None = None) -> int:
             elif step == "quality":
                 row["quality"] = bench.child("benchmarks.million", "--child", "quality", str(index_dir),
                                              str(args.queries))
-            elif step == "milvus" and args.milvus == "server":
+            elif key == "milvus-server":
                 server = MilvusServer(args.out / f"milvus-server-{n}")
                 with server as uri:
                     found = bench.child("benchmarks.million", "--child", "milvus", str(index_dir), str(corpus), uri,
                                         str(args.queries))
-                    row["milvus-server"] = {**found, "server_rss_mb": server.rss_mb()}
+                    row[key] = {**found, "server_rss_mb": server.rss_mb()}
             elif step == "milvus":
                 row["milvus"] = bench.child("benchmarks.million", "--child", "milvus", str(index_dir), str(corpus),
                                             args.milvus, str(args.queries))
             elif step == "add":
                 row["add"] = add_one(corpus, index_dir)
-            log(json.dumps(row["milvus-server" if "milvus-server" in row and step == "milvus" else step]))
+            log(json.dumps(row[key]))
             results_path.write_text(json.dumps(rows, indent=1))
     (args.out / "million.md").write_text(markdown([r for r in rows if "build" in r]))
     print(markdown([r for r in rows if "build" in r]))

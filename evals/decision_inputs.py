@@ -45,20 +45,10 @@ def cv(rows: list[dict], extra: tuple[str, ...] = (), median_cap: float | None =
     scores = []
     for k in range(fa.INNER_FOLDS):
         train, test = parts != k, parts == k
-        wr, ws = fa._logistic(x[train], yr[train]), fa._logistic(x[train], ys[train])
-        pr, ps = fa._sigmoid(x @ wr[1:] + wr[0]), fa._sigmoid(x @ ws[1:] + ws[0])
-        best = None
-        for within in fa.READER_WITHIN_GRID:
-            for t in fa.ABSTAIN_GRID:
-                u = fa._score(fa._choose(pr[train], ps[train], span[train], t, within), yr[train], ys[train],
-                              removed[train], cr[train], cs[train])
-                if u["false_abstention"] > fa.FALSE_ABSTENTION_CAP or (median_cap and u["median_chars"] > median_cap):
-                    continue
-                if best is None or u["utility"] > best[0]:
-                    best = (u["utility"], t, within)
-        if best is None:
+        try:
+            _, _, t, within, pr, ps = fa._fit_on(train, x, yr, ys, removed, cr, cs, span, median_cap)
+        except ValueError:
             return {}
-        _, t, within = best
         scores.append(fa._score(fa._choose(pr[test], ps[test], span[test], t, within), yr[test], ys[test],
                                 removed[test], cr[test], cs[test]))
     return fa._mean(scores)

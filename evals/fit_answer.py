@@ -182,7 +182,9 @@ def _score(choice, yr, ys, removed, cr, cs) -> dict:
             "median_chars": float(np.median(chars)) if len(chars) else 0.0}
 
 
-def _fit_on(rows_mask, x, yr, ys, removed, cr, cs, span):
+def _fit_on(rows_mask, x, yr, ys, removed, cr, cs, span, median_cap: float | None = None):
+    """Both models fitted on ``rows_mask``, and the thresholds with the best utility there whose false
+    abstention (and, with ``median_cap``, median answer length) stays under the caps; ValueError when none does."""
     wr, ws = _logistic(x[rows_mask], yr[rows_mask]), _logistic(x[rows_mask], ys[rows_mask])
     pr, ps = _sigmoid(x @ wr[1:] + wr[0]), _sigmoid(x @ ws[1:] + ws[0])
     best = None
@@ -190,8 +192,12 @@ def _fit_on(rows_mask, x, yr, ys, removed, cr, cs, span):
         for t in ABSTAIN_GRID:
             m = rows_mask
             u = _score(_choose(pr[m], ps[m], span[m], t, within), yr[m], ys[m], removed[m], cr[m], cs[m])
-            if u["false_abstention"] <= FALSE_ABSTENTION_CAP and (best is None or u["utility"] > best[0]):
+            if u["false_abstention"] > FALSE_ABSTENTION_CAP or (median_cap and u["median_chars"] > median_cap):
+                continue
+            if best is None or u["utility"] > best[0]:
                 best = (u["utility"], t, within)
+    if best is None:
+        raise ValueError("no thresholds meet the caps")
     _, t, within = best
     return wr, ws, float(t), float(within), pr, ps
 

@@ -99,22 +99,24 @@ def test_a_question_without_its_article_is_refused(seed_assistant):
     assert answer.answerer == "combined" and answer.confidence < Decision.load().abstain_below
 
 
+# Cases between "reader sure" and "neither": where only one side, or neither, reaches the threshold.
+BETWEEN = [{**BASE, "margin": margin, "answerability": answerability, "has_span": has_span}
+           for margin in (-6.0, -2.0, 0.0, 2.0, 4.0, 6.0) for answerability in (-6.0, -3.0, -1.0, 0.0, 2.0)
+           for has_span in (0.0, 1.0)]
+
+
 def test_no_answer_is_given_with_a_chance_below_the_threshold():
-    # between "reader sure" and "neither" there are cases where only one side reaches the threshold:
-    # that side answers (the reader's form needs a span), never the other one below it
+    # the side that reaches the threshold answers (the reader's form needs a span), never the other one below it
     decision = Decision.load()
     given = set()
-    for margin in (-6.0, -2.0, 0.0, 2.0, 4.0, 6.0):
-        for answerability in (-6.0, -3.0, -1.0, 0.0, 2.0):
-            for has_span in (0.0, 1.0):
-                found = {**BASE, "margin": margin, "answerability": answerability, "has_span": has_span}
-                choice, chance = decision.choose(found)
-                pr, ps = decision.chances(found)
-                if choice != "neither":
-                    assert chance >= decision.abstain_below
-                    assert chance == (pr if choice == "reader" else ps)
-                assert not (choice == "reader" and not has_span)
-                given.add(choice)
+    for found in BETWEEN:
+        choice, chance = decision.choose(found)
+        pr, ps = decision.chances(found)
+        if choice != "neither":
+            assert chance >= decision.abstain_below
+            assert chance == (pr if choice == "reader" else ps)
+        assert not (choice == "reader" and not found["has_span"])
+        given.add(choice)
     assert given == {"reader", "sentences", "neither"}
 
 
@@ -126,11 +128,8 @@ def test_the_fitting_scores_the_same_choice_the_decision_makes():
 
     decision = Decision.load()
     names = {0: "neither", 1: "reader", 2: "sentences"}
-    for margin in (-6.0, -1.0, 2.0, 6.0):
-        for answerability in (-6.0, -2.0, 0.0, 2.0):
-            for has_span in (0.0, 1.0):
-                found = {**BASE, "margin": margin, "answerability": answerability, "has_span": has_span}
-                pr, ps = decision.chances(found)
-                fitted = _choose(np.array([pr]), np.array([ps]), np.array([bool(has_span)]),
-                                 decision.abstain_below, decision.reader_within)
-                assert names[int(fitted[0])] == decision.choose(found)[0], found
+    for found in BETWEEN:
+        pr, ps = decision.chances(found)
+        fitted = _choose(np.array([pr]), np.array([ps]), np.array([bool(found["has_span"])]),
+                         decision.abstain_below, decision.reader_within)
+        assert names[int(fitted[0])] == decision.choose(found)[0], found
